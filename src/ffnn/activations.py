@@ -1,0 +1,208 @@
+"""Activation functions as parameter-free layers, so each one-line backward is visible.
+
+Each class caches exactly what its derivative needs: sigmoid and tanh their *output*
+(sigma' = s (1 - s), tanh' = 1 - a^2), ReLU its mask, the others their input.
+Notation: Z is the layer input (a pre-activation), A = f(Z) its output, dA = dL/dA.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import functional as F
+from ._checks import check_nonneg_float
+from .layers import Layer
+
+
+class Activation(Layer):
+    """A parameter-free elementwise (or row-wise, for Softmax) layer."""
+
+    #: registry name, e.g. "relu"
+    name: str = ""
+    #: True for activations with a kink (ReLU at 0, ...): their ``mask`` attribute holds the
+    #: pattern of active units, which a gradient check watches for crossings.
+    piecewise: bool = False
+
+    def _clear_cache(self) -> None:
+        self.__dict__.update({k: None for k in ("Z", "A", "mask") if k in self.__dict__})
+
+
+class Identity(Activation):
+    """A = Z;  dZ = dA.  (A linear output for regression.)"""
+
+    name = "identity"
+
+    def forward(self, x, *, training=False):
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+class Sigmoid(Activation):
+    """A = sigma(Z) = 1 / (1 + exp(-Z));   dZ = dA * A * (1 - A)."""
+
+    name = "sigmoid"
+
+    def forward(self, x, *, training=False):
+        self.A = F.sigmoid(x)
+        return self.A
+
+    def backward(self, dout):
+        A = self.A
+        return dout * A * (1 - A)
+
+
+class Tanh(Activation):
+    """A = tanh(Z);   dZ = dA * (1 - A^2)."""
+
+    name = "tanh"
+
+    def forward(self, x, *, training=False):
+        self.A = np.tanh(x)
+        return self.A
+
+    def backward(self, dout):
+        A = self.A
+        return dout * (1 - A * A)
+
+
+class ReLU(Activation):
+    """A = max(Z, 0);   dZ = dA * 1{Z > 0}   (the derivative at exactly 0 is taken as 0)."""
+
+    name = "relu"
+    piecewise = True
+
+    def forward(self, x, *, training=False):
+        self.mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class LeakyReLU(Activation):
+    """A = Z if Z > 0 else alpha Z;   dZ = dA * (1 if Z > 0 else alpha)."""
+
+    name = "leaky_relu"
+    piecewise = True
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        self.alpha = check_nonneg_float(alpha, "alpha")
+
+    def forward(self, x, *, training=False):
+        self.mask = x > 0
+        return np.where(self.mask, x, x * x.dtype.type(self.alpha))
+
+    def backward(self, dout):
+        return dout * np.where(self.mask, 1, self.alpha).astype(dout.dtype)
+
+    def config(self):
+        return {"alpha": self.alpha}
+
+
+class ELU(Activation):
+    """A = Z if Z > 0 else alpha (exp(Z) - 1);   dZ = dA * (1 if Z > 0 else A + alpha).
+
+    exp is taken of min(Z, 0) only, so large positive inputs cannot overflow.
+    """
+
+    name = "elu"
+    piecewise = True
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = check_nonneg_float(alpha, "alpha")
+
+    def forward(self, x, *, training=False):
+        self.mask = x > 0
+        alpha = x.dtype.type(self.alpha)
+        self.A = np.where(self.mask, x, alpha * np.expm1(np.minimum(x, 0)))
+        return self.A
+
+    def backward(self, dout):
+        alpha = dout.dtype.type(self.alpha)
+        return dout * np.where(self.mask, 1, self.A + alpha).astype(dout.dtype)
+
+    def config(self):
+        return {"alpha": self.alpha}
+
+
+class GELU(Activation):
+    """GELU, tanh approximation (Hendrycks & Gimpel 2016; PyTorch's approximate="tanh"):
+
+    A = 0.5 Z (1 + T),   T = tanh(u),   u = c (Z + 0.044715 Z^3),   c = sqrt(2 / pi)
+    dZ = dA * [0.5 (1 + T) + 0.5 Z (1 - T^2) c (1 + 3 * 0.044715 Z^2)]
+    """
+
+    name = "gelu"
+    _C = float(np.sqrt(2.0 / np.pi))
+    _K = 0.044715
+
+    def forward(self, x, *, training=False):
+        self.Z = x
+        t = x.dtype.type
+        self.T = np.tanh(t(self._C) * (x + t(self._K) * x * x * x))
+        return t(0.5) * x * (1 + self.T)
+
+    def backward(self, dout):
+        Z, T, t = self.Z, self.T, dout.dtype.type
+        du_dz = t(self._C) * (1 + t(3 * self._K) * Z * Z)
+        return dout * (t(0.5) * (1 + T) + t(0.5) * Z * (1 - T * T) * du_dz)
+
+    def _clear_cache(self):
+        self.Z = self.T = None
+
+
+class Softplus(Activation):
+    """A = log(1 + exp(Z))  (computed stably);   dZ = dA * sigma(Z)."""
+
+    name = "softplus"
+
+    def forward(self, x, *, training=False):
+        self.Z = x
+        return F.softplus(x)
+
+    def backward(self, dout):
+        return dout * F.sigmoid(self.Z)
+
+
+class Softmax(Activation):
+    """Row-wise softmax as a layer, with its true Jacobian-vector product:
+
+    A[n, j] = exp(Z[n, j]) / sum_k exp(Z[n, k])
+    dZ[n, j] = sum_i dA[n, i] dA_i/dZ_j = A[n, j] (dA[n, j] - sum_i dA[n, i] A[n, i])
+
+    Use it when you want probabilities inside a network.  To *train* a classifier, leave the
+    output as logits and use SoftmaxCrossEntropy, whose fused gradient is exact and stable.
+    """
+
+    name = "softmax"
+
+    def forward(self, x, *, training=False):
+        self.A = F.softmax(x, axis=1)
+        return self.A
+
+    def backward(self, dout):
+        A = self.A
+        return A * (dout - np.sum(dout * A, axis=1, keepdims=True))
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls
+    for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus, Softmax)
+}
+ACTIVATIONS.update({"linear": Identity, "leakyrelu": LeakyReLU, "logistic": Sigmoid})
+
+
+def get_activation(activation: str | Activation | type[Activation]) -> Activation:
+    """Resolve an activation name (or class, or instance) to a fresh layer instance."""
+    if isinstance(activation, Activation):
+        return activation
+    if isinstance(activation, type) and issubclass(activation, Activation):
+        return activation()
+    if isinstance(activation, str) and activation.lower() in ACTIVATIONS:
+        return ACTIVATIONS[activation.lower()]()
+    known = sorted(k for k, v in ACTIVATIONS.items() if v.name == k)
+    raise ValueError(f"unknown activation {activation!r}; known activations: {', '.join(known)}")

@@ -1,0 +1,290 @@
+"""Optimisers: ``step(params, grads)`` updates parameter arrays in place.
+
+They know nothing about layers: ``params`` and ``grads`` are the flat dicts of
+``Sequential.parameters()`` / ``gradients()``.  Per-parameter state lives here, keyed by the
+parameter's name (``opt.state["0.W"]["m"]``), so it can be inspected and saved.  Hyperparameters
+are Python floats: a float32 array times a NumPy float64 scalar would silently become float64.
+
+Shared options (all optimisers):
+
+* ``weight_decay`` (L2 penalty, "coupled"): g <- g + weight_decay * W for weight matrices
+  (names ending in ".W"); biases are not decayed.  (AdamW instead decays decoupled, below.)
+* ``clip_norm``: if the global norm ||g|| = sqrt(sum over all parameters of sum g^2) exceeds
+  it, every gradient is scaled by clip_norm / ||g|| before the update.
+
+Updates are written in place with a scratch buffer per parameter, so a step allocates nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._checks import check_nonneg_float, check_positive_float, check_probability
+
+
+class Optimizer:
+    """Base class: bookkeeping shared by all optimisers."""
+
+    name = ""
+
+    def __init__(self, lr: float, weight_decay: float = 0.0, clip_norm: float | None = None):
+        self.lr = check_positive_float(lr, "learning rate lr")
+        self.weight_decay = check_nonneg_float(weight_decay, "weight_decay")
+        self.clip_norm = None if clip_norm is None else check_positive_float(clip_norm, "clip_norm")
+        self.iterations = 0  # number of steps taken (t in the formulas)
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self._scratch: dict[str, np.ndarray] = {}
+
+    # ---------------------------------------------------------------- the step
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """One update of every parameter from its gradient (gradients may be modified)."""
+        self.iterations += 1
+        if self.clip_norm is not None:
+            clip_by_global_norm(grads, self.clip_norm)
+        lr = float(self.lr)
+        for name, p in params.items():
+            g = grads[name]
+            if name not in self.state:
+                self.state[name] = self._init_state(p)
+                self._scratch[name] = np.empty_like(p)
+            if self.weight_decay and name.endswith("W"):
+                g += self.weight_decay * p  # L2 penalty: d/dW (wd/2 ||W||^2) = wd W
+            self._update(name, p, g, self.state[name], self._scratch[name], lr)
+
+    def _init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
+        return {}
+
+    def _update(self, name, p, g, state, s, lr) -> None:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- saving
+    def config(self) -> dict:
+        """Hyperparameters that rebuild this optimiser (JSON-friendly)."""
+        return {"lr": self.lr, "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Flat {"<param>/<slot>": array} of the optimiser state (for checkpoints)."""
+        return {f"{k}/{slot}": v for k, st in self.state.items() for slot, v in st.items()}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], iterations: int) -> None:
+        self.state = {}
+        self._scratch = {}
+        for key, arr in arrays.items():
+            name, slot = key.rsplit("/", 1)
+            self.state.setdefault(name, {})[slot] = np.array(arr)
+        for name, st in self.state.items():
+            self._scratch[name] = np.empty_like(next(iter(st.values())))
+        self.iterations = int(iterations)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def global_norm(grads: dict[str, np.ndarray]) -> float:
+    """||g|| = sqrt(sum_k sum g_k^2) over every gradient array."""
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+
+
+def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
+    """Scale all gradients in place by max_norm / ||g|| when ||g|| > max_norm; returns ||g||."""
+    norm = global_norm(grads)
+    if norm > max_norm:
+        scale = max_norm / (norm + 1e-12)
+        for g in grads.values():
+            g *= scale
+    return norm
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum (PyTorch's form).
+
+    plain:     W <- W - lr g
+    momentum:  v <- mu v + g;          W <- W - lr v
+    Nesterov:  v <- mu v + g;          W <- W - lr (g + mu v)
+    """
+
+    name = "sgd"
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0, clip_norm: float | None = None):
+        super().__init__(lr, weight_decay, clip_norm)
+        self.momentum = check_probability(momentum, "momentum")
+        if nesterov and self.momentum == 0:
+            raise ValueError("Nesterov momentum needs momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def _init_state(self, p):
+        return {"v": np.zeros_like(p)} if self.momentum else {}
+
+    def _update(self, name, p, g, state, s, lr):
+        if not self.momentum:
+            np.multiply(g, lr, out=s)
+            p -= s
+            return
+        v = state["v"]
+        v *= self.momentum
+        v += g
+        if self.nesterov:
+            np.multiply(v, self.momentum, out=s)
+            s += g
+            s *= lr
+        else:
+            np.multiply(v, lr, out=s)
+        p -= s
+
+    def config(self):
+        return {**super().config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class RMSProp(Optimizer):
+    """RMSProp (Hinton 2012):  s <- rho s + (1 - rho) g^2;   W <- W - lr g / (sqrt(s) + eps)."""
+
+    name = "rmsprop"
+
+    def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8,
+                 weight_decay: float = 0.0, clip_norm: float | None = None):
+        super().__init__(lr, weight_decay, clip_norm)
+        self.rho = check_probability(rho, "rho")
+        self.eps = check_positive_float(eps, "eps")
+
+    def _init_state(self, p):
+        return {"s": np.zeros_like(p)}
+
+    def _update(self, name, p, g, state, s, lr):
+        sq = state["s"]
+        sq *= self.rho
+        np.multiply(g, g, out=s)
+        s *= 1.0 - self.rho
+        sq += s  # s <- rho s + (1 - rho) g^2
+        np.sqrt(sq, out=s)
+        s += self.eps
+        np.divide(g, s, out=s)
+        s *= lr
+        p -= s
+
+    def config(self):
+        return {**super().config(), "rho": self.rho, "eps": self.eps}
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al. 2011):  s <- s + g^2;   W <- W - lr g / (sqrt(s) + eps)."""
+
+    name = "adagrad"
+
+    def __init__(self, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0,
+                 clip_norm: float | None = None):
+        super().__init__(lr, weight_decay, clip_norm)
+        self.eps = check_positive_float(eps, "eps")
+
+    def _init_state(self, p):
+        return {"s": np.zeros_like(p)}
+
+    def _update(self, name, p, g, state, s, lr):
+        sq = state["s"]
+        np.multiply(g, g, out=s)
+        sq += s
+        np.sqrt(sq, out=s)
+        s += self.eps
+        np.divide(g, s, out=s)
+        s *= lr
+        p -= s
+
+    def config(self):
+        return {**super().config(), "eps": self.eps}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015), with step t = 1, 2, ...:
+
+    m <- beta1 m + (1 - beta1) g                 first moment (mean of g)
+    v <- beta2 v + (1 - beta2) g^2               second moment (uncentred variance)
+    m_hat = m / (1 - beta1^t),  v_hat = v / (1 - beta2^t)      bias corrections
+    W <- W - lr m_hat / (sqrt(v_hat) + eps)
+
+    ``weight_decay`` here is the coupled L2 penalty (added to g before the moments).
+    The last line is computed as W -= [lr sqrt(1 - beta2^t) / (1 - beta1^t)] m / (sqrt(v) + eps'),
+    eps' = eps sqrt(1 - beta2^t): the same number (multiply through by sqrt(1 - beta2^t)) with
+    fewer passes over memory.
+    """
+
+    name = "adam"
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0, clip_norm: float | None = None):
+        super().__init__(lr, weight_decay, clip_norm)
+        self.beta1 = check_probability(beta1, "beta1")
+        self.beta2 = check_probability(beta2, "beta2")
+        self.eps = check_positive_float(eps, "eps")
+
+    def _init_state(self, p):
+        return {"m": np.zeros_like(p), "v": np.zeros_like(p)}
+
+    def _update(self, name, p, g, state, s, lr):
+        t = self.iterations
+        b1, b2 = self.beta1, self.beta2
+        m, v = state["m"], state["v"]
+        np.subtract(g, m, out=s)
+        s *= 1.0 - b1
+        m += s  # m <- m + (1 - b1)(g - m) = b1 m + (1 - b1) g
+        v *= b2
+        np.multiply(g, g, out=s)
+        s *= 1.0 - b2
+        v += s  # v <- b2 v + (1 - b2) g^2
+        sqrt_bc2 = math.sqrt(1.0 - b2**t)
+        step = lr * sqrt_bc2 / (1.0 - b1**t)
+        np.sqrt(v, out=s)
+        s += self.eps * sqrt_bc2  # sqrt(v_hat) + eps, times sqrt(1 - b2^t)
+        np.divide(m, s, out=s)
+        s *= step
+        p -= s
+
+    def config(self):
+        return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter 2019): Adam with *decoupled* weight decay.
+
+    W <- W - lr * weight_decay * W        (shrink the weights directly, before the Adam step)
+    W <- W - lr m_hat / (sqrt(v_hat) + eps)
+
+    With Adam + L2 the penalty wd W is added to g and so gets divided by sqrt(v_hat): weights
+    with large gradients are barely decayed.  Here every weight matrix shrinks by the same
+    factor (1 - lr wd) per step, independent of its gradient history.  Biases are not decayed.
+    """
+
+    name = "adamw"
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.01, clip_norm: float | None = None):
+        super().__init__(lr, beta1, beta2, eps, 0.0, clip_norm)
+        self.decoupled_weight_decay = check_nonneg_float(weight_decay, "weight_decay")
+
+    def _update(self, name, p, g, state, s, lr):
+        if self.decoupled_weight_decay and name.endswith("W"):
+            p *= 1.0 - lr * self.decoupled_weight_decay
+        super()._update(name, p, g, state, s, lr)
+
+    def config(self):
+        cfg = super().config()
+        cfg["weight_decay"] = self.decoupled_weight_decay
+        return cfg
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    cls.name: cls for cls in (SGD, RMSProp, Adagrad, Adam, AdamW)
+}
+
+
+def get_optimizer(optimizer: str | Optimizer, **kwargs) -> Optimizer:
+    """Resolve an optimiser name (with keyword hyperparameters) or pass an instance through."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
+        return OPTIMIZERS[optimizer.lower()](**kwargs)
+    raise ValueError(
+        f"unknown optimiser {optimizer!r}; known optimisers: {', '.join(sorted(OPTIMIZERS))}"
+    )
