@@ -41,6 +41,10 @@ class Sequential:
                 raise TypeError(f"layer {i} is a {type(layer).__name__}, not an ffnn Layer")
         self.layers: list[Layer] = list(layers)
         self.output = output
+        #: observers (see ffnn.trace): objects with any of on_forward(i, layer, x, out, training),
+        #: on_backward(i, layer, dout, dx), on_loss(value, out, y, dout), on_step().  Empty
+        #: means the loops below pay one falsy check per call and nothing else.
+        self.hooks: list = []
         if output is not None and output not in OUTPUT_KINDS:
             raise ValueError(f"unknown output kind {output!r}; known: {', '.join(OUTPUT_KINDS)}")
         self._check_chain()
@@ -93,9 +97,22 @@ class Sequential:
     def _forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """Forward without validation (for loops that validated their data once)."""
         A = X
+        if self.hooks:
+            for i, layer in enumerate(self.layers):
+                out = layer.forward(A, training=training)
+                self.emit("forward", i=i, layer=layer, x=A, out=out, training=training)
+                A = out
+            return A
         for layer in self.layers:
             A = layer.forward(A, training=training)
         return A
+
+    def emit(self, event: str, **data) -> None:
+        """Tell every observer in ``hooks`` that ``event`` happened (no-op without hooks)."""
+        for hook in self.hooks:
+            method = getattr(hook, "on_" + event, None)
+            if method is not None:
+                method(**data)
 
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Propagate dL/d(output) back; fills every layer's grads, returns dL/dX.
@@ -108,8 +125,12 @@ class Sequential:
             layer = self.layers[i]
             if i == 0 and not input_grad and isinstance(layer, Dense):
                 layer.backward_params(dA)
-                return None
-            dA = layer.backward(dA)
+                dx = None
+            else:
+                dx = layer.backward(dA)
+            if self.hooks:
+                self.emit("backward", i=i, layer=layer, dout=dA, dx=dx)
+            dA = dx
         return dA if input_grad else None
 
     def loss_and_gradients(self, X, y, loss: str | Loss, input_grad: bool = False) -> float:
@@ -117,7 +138,10 @@ class Sequential:
         loss = get_loss(loss)
         out = self.forward(X, training=True)
         value = loss.forward(out, y)
-        self.backward(loss.backward(), input_grad=input_grad)
+        dout = loss.backward()
+        if self.hooks:
+            self.emit("loss", value=value, out=out, y=y, dout=dout)
+        self.backward(dout, input_grad=input_grad)
         return value
 
     # ---------------------------------------------------------------- parameters
@@ -196,8 +220,12 @@ class Sequential:
         return Sequential(*[layer.astype(dtype) for layer in self.layers], output=self.output)
 
     def copy(self) -> Sequential:
-        """A deep copy (parameters, gradients and per-layer settings)."""
-        return copy.deepcopy(self)
+        """A deep copy (parameters, gradients and per-layer settings; observers are not copied)."""
+        hooks, self.hooks = self.hooks, []
+        try:
+            return copy.deepcopy(self)
+        finally:
+            self.hooks = hooks
 
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts."""

@@ -147,6 +147,15 @@ def train_step(net: Sequential, loss: Loss, optimizer: Optimizer, X: np.ndarray,
     return value
 
 
+def _observed_step(net: Sequential, loss: Loss, optimizer: Optimizer, out, value, y) -> None:
+    """The backward and step of ``train_step`` with observers told about the loss and update."""
+    dout = loss.backward()
+    net.emit("loss", value=value, out=out, y=y, dout=dout)
+    net.backward(dout, input_grad=False)
+    optimizer.step(net.parameters(), net.gradients())
+    net.emit("step")
+
+
 # --------------------------------------------------------------------------- metrics
 def _is_classifier(loss: Loss) -> bool:
     return loss.output_kind in ("sigmoid", "softmax")
@@ -414,8 +423,11 @@ def fit(
                     if not math.isfinite(value):
                         _diverged(net, last_good, epoch, b, history, running, optimizer)
                     running.update(value, out, yb)
-                    net.backward(loss.backward(), input_grad=False)
-                    optimizer.step(net.parameters(), net.gradients())
+                    if net.hooks:
+                        _observed_step(net, loss, optimizer, out, value, yb)
+                    else:
+                        net.backward(loss.backward(), input_grad=False)
+                        optimizer.step(net.parameters(), net.gradients())
                     progress.step()
                     for cb in callbacks:
                         cb.on_batch_end(b, {"loss": value})
