@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import importlib
 
-from . import functional, gradcheck, init
+from . import callbacks, functional, gradcheck, init, io, schedules
+from ._version import __version__ as __version__
 from .activations import (
     ELU,
     GELU,
@@ -26,17 +27,16 @@ from .activations import (
     get_activation,
 )
 from .gradcheck import check_layer, check_network
+from .io import load, load_checkpoint, save
 from .layers import Dense, Dropout, Layer
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
 from .network import Sequential, mlp
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, get_optimizer
 from .training import Callback, History, TrainingDiverged, evaluate, fit, train_step
 
-__version__ = "0.1.0"
-
 # Submodules with optional dependencies, imported on first attribute access.
-_LAZY = {"datasets", "metrics", "plots", "io", "cli", "callbacks", "schedules", "sklearn",
-         "inspect", "trace"}
+_LAZY = {"datasets", "metrics", "plots", "cli", "sklearn", "diagnostics", "explain",
+         "tracing"}
 
 
 def __getattr__(name: str):
@@ -51,5 +51,6 @@ __all__ = [
     "LeakyReLU", "Loss", "Optimizer", "RMSProp", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "SoftmaxCrossEntropy", "Softplus", "Tanh", "TrainingDiverged", "check_layer",
     "check_network", "evaluate", "fit", "functional", "get_activation", "get_loss",
-    "get_optimizer", "gradcheck", "init", "mlp", "train_step",
+    "get_optimizer", "gradcheck", "init", "mlp", "train_step", "save", "load",
+    "load_checkpoint", "callbacks", "schedules", "io",
 ]

@@ -49,7 +49,9 @@ class History:
         self.interrupted = False
 
     def append(self, logs: dict) -> None:
-        self.records.append(dict(logs))
+        """Record one epoch.  The dict itself is kept, so callbacks that add entries to an
+        epoch's ``logs`` in ``on_epoch_end`` (e.g. diagnostics) add them to the history."""
+        self.records.append(logs)
 
     def keys(self) -> list[str]:
         keys: list[str] = []
@@ -190,6 +192,18 @@ class _Running:
             s = np.stack([Y.sum(0), (Y * Y).sum(0), ((Y - out) ** 2).sum(0)]).astype(np.float64)
             self.sums = s if self.sums is None else self.sums + s
 
+    def state(self) -> dict:
+        """JSON-friendly accumulators (for a mid-epoch checkpoint)."""
+        return {"loss_sum": self.loss_sum, "n": self.n, "correct": self.correct,
+                "count": self.count, "sums": None if self.sums is None else self.sums.tolist()}
+
+    def load_state(self, state: dict) -> None:
+        for k in ("loss_sum", "n", "correct", "count"):
+            if k in state:
+                setattr(self, k, state[k])
+        if state.get("sums") is not None:
+            self.sums = np.array(state["sums"], dtype=np.float64)
+
     def logs(self, prefix: str = "") -> dict:
         logs = {prefix + "loss": self.loss_sum / max(self.n, 1)}
         if self.classifier:
@@ -324,6 +338,8 @@ def fit(
     shuffle: bool = True,
     initial_epoch: int | None = None,
     history: History | None = None,
+    checkpoint=None,
+    _resume=None,
 ) -> History:
     """Train ``net`` on (X, y) for ``epochs`` epochs and return the per-epoch ``History``.
 
@@ -335,6 +351,10 @@ def fit(
     The optimiser keeps its state between calls and epochs continue from ``history`` (or
     ``initial_epoch``), so ``fit(..., epochs=1)`` called n times with the same seed and a
     shared history equals one call with ``epochs=n``.
+
+    ``checkpoint`` (a path) writes a resumable checkpoint after every epoch, and after the
+    current batch when Ctrl-C stops training; ``ffnn.io.load_checkpoint(path).resume(X, y)``
+    continues exactly where it stopped.  A NaN or infinite loss raises ``TrainingDiverged``.
     """
     loss = get_loss(loss)
     if not isinstance(optimizer, Optimizer):
@@ -382,6 +402,10 @@ def fit(
     full_batch = B == n
     callbacks = list(callbacks)
     ctx = TrainingContext(net, loss, optimizer, history, seed, epoch=start)
+    ctx.extra["fit"] = {"batch_size": batch_size, "shuffle": shuffle,
+                        "target_epochs": start + epochs, "validation_split": validation_split}
+    start_batch = _resume.batch if _resume is not None else 0
+    resume_state = (_resume.resume_state or {}) if _resume is not None else {}
     for cb in callbacks:
         cb.set_context(ctx)
     dropouts = [(i, layer) for i, layer in enumerate(net.layers) if isinstance(layer, Dropout)]
@@ -408,8 +432,14 @@ def fit(
                 order = rng.permutation(n) if shuffle and not full_batch else None
                 last_good = net.get_weights()
                 running = _Running(loss)
+                first = 0
+                if start_batch and epoch == start:  # resuming in the middle of this epoch
+                    first = start_batch
+                    running.load_state(resume_state.get("running", {}))
+                    for i, layer in dropouts:
+                        layer.rng.bit_generator.state = resume_state["dropout_rng"][str(i)]
                 t0 = time.perf_counter()
-                for b in range(steps):
+                for b in range(first, steps):
                     if full_batch:
                         Xb, yb = X, y
                     elif order is None:
@@ -436,6 +466,13 @@ def fit(
                 if flag["stop"] and b < steps - 1:
                     history.interrupted = True
                     ctx.extra["interrupted_at"] = (epoch, b)
+                    if checkpoint is not None:
+                        from .io import save_checkpoint
+
+                        save_checkpoint(checkpoint, ctx, position=(epoch, b + 1), resume_state={
+                            "running": running.state(),
+                            "dropout_rng": {str(i): layer.rng.bit_generator.state
+                                            for i, layer in dropouts}})
                     break
                 logs = {"epoch": epoch + 1, **running.logs()}
                 if validation_data is not None:
@@ -447,6 +484,10 @@ def fit(
                 progress.epoch_end(epoch, logs)
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
+                if checkpoint is not None:
+                    from .io import save_checkpoint
+
+                    save_checkpoint(checkpoint, ctx)
                 if flag["stop"]:
                     history.interrupted = True
                     break

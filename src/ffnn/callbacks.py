@@ -1,0 +1,194 @@
+"""Callbacks for ``fit``: early stopping, checkpoints, learning-rate control.
+
+A callback subclasses ``ffnn.training.Callback`` and overrides any of
+``on_train_begin``, ``on_epoch_begin(epoch)``, ``on_batch_end(batch, logs)``,
+``on_epoch_end(epoch, logs)``, ``on_train_end``.  ``self.context`` gives the network, the
+optimiser, the history, and ``stop_training`` (set it to True to stop after this epoch).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from ._checks import check_nonneg_float, check_positive_float, check_positive_int
+from .training import Callback
+
+__all__ = ["Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint",
+           "ReduceLROnPlateau", "LambdaCallback"]
+
+
+def _mode_for(monitor: str, mode: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    return "min" if "loss" in monitor or "error" in monitor else "max"
+
+
+def _metric(logs: dict, monitor: str) -> float:
+    if monitor not in logs:
+        raise KeyError(f"cannot monitor {monitor!r}: it is not among this epoch's metrics "
+                       f"({', '.join(logs)}); for 'val_*' metrics pass validation_data or "
+                       "validation_split to fit")
+    return float(logs[monitor])
+
+
+class _Improvement:
+    """Tracks the best value of a metric: improvement means better by more than min_delta."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
+        self.monitor = monitor
+        self.mode = _mode_for(monitor, mode)
+        self.min_delta = min_delta
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def improved(self, value: float) -> bool:
+        if self.mode == "min":
+            better = value < self.best - self.min_delta
+        else:
+            better = value > self.best + self.min_delta
+        if better:
+            self.best = value
+        return better
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs; with ``restore_best_weights`` the network ends with the weights of its best epoch.
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 10, min_delta: float = 0.0,
+                 restore_best_weights: bool = True, mode: str = "auto") -> None:
+        self.monitor = monitor
+        self.patience = check_positive_int(patience, "patience")
+        self.min_delta = check_nonneg_float(min_delta, "min_delta")
+        self.restore_best_weights = bool(restore_best_weights)
+        self.mode = _mode_for(monitor, mode)
+
+    def on_train_begin(self, logs=None) -> None:
+        self._tracker = _Improvement(self.monitor, self.mode, self.min_delta)
+        self.wait = 0
+        self.best_epoch: int | None = None
+        self.best_weights = None
+        self.stopped_epoch: int | None = None
+
+    @property
+    def best(self) -> float:
+        return self._tracker.best
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        value = _metric(logs, self.monitor)
+        if self._tracker.improved(value):
+            self.wait = 0
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.context.net.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            self.context.stop_training = True
+
+    def on_train_end(self, logs=None) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            self.context.net.set_weights(self.best_weights)
+
+
+class LearningRateScheduler(Callback):
+    """Set ``optimizer.lr = schedule(epoch)`` at the start of every epoch."""
+
+    def __init__(self, schedule: Callable[[int], float]) -> None:
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        lr = float(self.schedule(epoch))
+        if not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"the schedule gave a learning rate of {lr} at epoch {epoch}")
+        self.context.optimizer.lr = lr
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience``
+    epochs (then wait ``cooldown`` epochs); never below ``min_lr``."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 5,
+                 min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0,
+                 mode: str = "auto") -> None:
+        self.monitor = monitor
+        self.factor = check_positive_float(factor, "factor")
+        if self.factor >= 1:
+            raise ValueError(f"factor must be < 1, got {factor}")
+        self.patience = check_positive_int(patience, "patience")
+        self.min_delta = check_nonneg_float(min_delta, "min_delta")
+        self.cooldown = int(cooldown)
+        self.min_lr = check_nonneg_float(min_lr, "min_lr")
+        self.mode = mode
+
+    def on_train_begin(self, logs=None) -> None:
+        self._tracker = _Improvement(self.monitor, self.mode, self.min_delta)
+        self.wait = 0
+        self.cooldown_left = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        value = _metric(logs, self.monitor)
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.wait = 0
+        if self._tracker.improved(value):
+            self.wait = 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            opt = self.context.optimizer
+            opt.lr = max(opt.lr * self.factor, self.min_lr)
+            self.wait = 0
+            self.cooldown_left = self.cooldown
+
+
+class ModelCheckpoint(Callback):
+    """Write a resumable checkpoint (weights, optimiser state, epoch, seed, history) at the end
+    of every ``every``-th epoch, or only when ``monitor`` improves (``save_best_only``).
+
+    Files are written atomically (temporary file + rename), so a crash mid-write never
+    destroys the previous good checkpoint.  ``path`` may contain ``{epoch}``.
+    """
+
+    def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
+                 every: int = 1, mode: str = "auto") -> None:
+        self.path = str(path)
+        self.monitor = monitor
+        self.save_best_only = bool(save_best_only)
+        self.every = check_positive_int(every, "every")
+        self.mode = mode
+        self.last_path: str | None = None
+
+    def on_train_begin(self, logs=None) -> None:
+        self._tracker = _Improvement(self.monitor, self.mode, 0.0)
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        if self.save_best_only:
+            if not self._tracker.improved(_metric(logs, self.monitor)):
+                return
+        elif (epoch + 1) % self.every:
+            return
+        self._write(epoch + 1)
+
+    def _write(self, epoch_label: int) -> None:
+        from .io import save_checkpoint
+
+        path = self.path.format(epoch=epoch_label)
+        save_checkpoint(path, self.context)
+        self.last_path = path
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_batch_end=None,
+                 on_train_begin=None, on_train_end=None) -> None:
+        for name, fn in (("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
+                         ("on_batch_end", on_batch_end), ("on_train_begin", on_train_begin),
+                         ("on_train_end", on_train_end)):
+            if fn is not None:
+                setattr(self, name, fn)
