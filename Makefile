@@ -25,11 +25,11 @@ demo: $(VENV)/.installed-all
 	$(VENV)/bin/ffnn demo
 
 test: $(VENV)/.installed-dev
-	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed-dev
-	$(PY) -m ruff check src tests benchmarks examples
+	$(PY) -m ruff check .
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/mnist_race.py

@@ -74,10 +74,11 @@ class Sequential:
         return None if last is None else last.out_features
 
     @property
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> np.dtype | None:
+        """The parameters' dtype (None for a network without parameters: inputs keep theirs)."""
         for p in self.parameters().values():
             return p.dtype
-        return np.dtype(np.float32)
+        return getattr(self, "_dtype", None)
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -91,8 +92,7 @@ class Sequential:
     # ---------------------------------------------------------------- forward / backward
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """The network's raw output for a batch X (N, D_in), validated at the boundary."""
-        X = check_X(X, self.n_features, dtype=None)
-        return self._forward(X.astype(self.dtype, copy=False), training)
+        return self._forward(check_X(X, self.n_features, dtype=self.dtype), training)
 
     def _forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """Forward without validation (for loops that validated their data once)."""
@@ -179,7 +179,7 @@ class Sequential:
     # ---------------------------------------------------------------- prediction
     def predict(self, X, batch_size: int | None = 8192) -> np.ndarray:
         """Raw output (logits for a classifier) for X (N, D_in), in inference mode."""
-        X = check_X(X, self.n_features).astype(self.dtype, copy=False)
+        X = check_X(X, self.n_features, dtype=self.dtype)
         if batch_size is None or X.shape[0] <= batch_size:
             return self._forward(X, training=False)
         return np.concatenate([self._forward(X[i:i + batch_size], training=False)
@@ -217,7 +217,9 @@ class Sequential:
     def astype(self, dtype) -> Sequential:
         """A copy of the network with every parameter in ``dtype`` (float32 or float64)."""
         dtype = check_dtype(dtype)
-        return Sequential(*[layer.astype(dtype) for layer in self.layers], output=self.output)
+        new = Sequential(*[layer.astype(dtype) for layer in self.layers], output=self.output)
+        new._dtype = dtype
+        return new
 
     def copy(self) -> Sequential:
         """A deep copy (parameters, gradients and per-layer settings; observers are not copied)."""
@@ -248,6 +250,13 @@ class Sequential:
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential(\n  {inner}\n)"
+
+    def explain(self, loss=None, format: str = "text", convention: str = "row",
+                batch="N") -> str:
+        """This network's forward and backward equations with their shapes (ffnn.explain)."""
+        from .explain import explain
+
+        return explain(self, loss=loss, format=format, convention=convention, batch=batch)
 
 
 def mlp(

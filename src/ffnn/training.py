@@ -234,8 +234,9 @@ def _r2_from_sums(s: np.ndarray, n: int) -> float:
 def evaluate(net: Sequential, X, y, loss: str | Loss, batch_size: int = 8192) -> dict:
     """Loss and metrics (accuracy for classifiers, R^2 for regression) on (X, y)."""
     loss = get_loss(loss)
-    X = check_X(X, net.n_features).astype(net.dtype, copy=False)
-    y = loss.prepare_targets(y, net.n_outputs, net.dtype)
+    dtype = net.dtype or np.dtype(np.float32)
+    X = check_X(X, net.n_features, dtype=dtype)
+    y = loss.prepare_targets(y, net.n_outputs, dtype)
     if len(y) != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)}")
     running = _Running(loss)
@@ -366,7 +367,7 @@ def fit(
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    dtype = net.dtype
+    dtype = net.dtype or np.dtype(np.float32)
     X = check_X(X, net.n_features).astype(dtype, copy=False)
     y = loss.prepare_targets(y, net.n_outputs, dtype)
     if len(y) != X.shape[0]:
