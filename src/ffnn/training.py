@@ -422,7 +422,9 @@ def fit(
     for cb in callbacks:
         cb.on_train_begin()
     try:
-        with _stop_on_sigint(flag):
+        # Overflow to inf/NaN is caught by the divergence guard below with a clear message,
+        # so NumPy's own overflow warnings would only be noise in front of it.
+        with _stop_on_sigint(flag), np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(start, start + epochs):
                 ctx.epoch = epoch
                 for cb in callbacks:
