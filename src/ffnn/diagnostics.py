@@ -258,8 +258,9 @@ def plot_diagnostics(history, families: tuple[str, ...] | None = None, save=None
     colors = {l: plt.cm.viridis(0.9 * (l - 1) / max(L - 1, 1)) for l in range(1, L + 1)}
     ncols = min(3, len(families))
     nrows = math.ceil(len(families) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols + 1.2, 3.2 * nrows),
-                             squeeze=False)
+    # constrained layout is computed when the figure is drawn, not here
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.2 * nrows), squeeze=False,
+                             layout="constrained")
     for ax, fam in zip(axes.flat, families, strict=False):
         title, log = _TITLES.get(fam, (fam, False))
         values = []
@@ -284,8 +285,8 @@ def plot_diagnostics(history, families: tuple[str, ...] | None = None, save=None
         ax.set_visible(False)
     handles = [plt.Line2D([], [], color=colors[l], marker="o", ms=3, label=f"Dense {l}")
                for l in range(1, L + 1)]
-    fig.tight_layout(rect=(0, 0, 1 - 1.1 / fig.get_figwidth(), 1))
-    fig.legend(handles=handles, loc="center right", fontsize=8, title="layer", frameon=False)
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               title="layer", frameon=False)
     _save(fig, save)
     return fig
 
@@ -307,7 +308,7 @@ def plot_gradient_flow(norms, labels: list[str] | None = None, ax=None, title: s
         series = list(norms)
     labels = labels or [f"network {k + 1}" for k in range(len(series))]
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.8))
+        fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
     else:
         fig = ax.figure
     for g, label in zip(series, labels, strict=True):
@@ -319,7 +320,6 @@ def plot_gradient_flow(norms, labels: list[str] | None = None, ax=None, title: s
     ax.set_title(title or "gradient flow: gradient per weight, layer by layer")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    fig.tight_layout()
     _save(fig, save)
     return fig
 
@@ -344,7 +344,7 @@ def plot_vanishing_gradient(depth: int = 10, width: int = 64, n_samples: int = 2
     nets = {"sigmoid (Glorot init)": mlp(sizes, activation="sigmoid", seed=seed),
             "ReLU (He init)": mlp(sizes, activation="relu", seed=seed)}
     norms = {k: gradient_norms(net, X, y, "ce") for k, net in nets.items()}
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
     layers = np.arange(1, depth + 1)
     for ax, (label, g), color in zip(axes, norms.items(), ("tab:red", "tab:blue"), strict=True):
         ax.bar(layers, g, color=color, alpha=0.8)
@@ -359,6 +359,5 @@ def plot_vanishing_gradient(depth: int = 10, width: int = 64, n_samples: int = 2
     axes[0].set_ylabel(r"gradient per weight  $\|dW_l\| / \sqrt{n_l}$  (log)")
     fig.suptitle("Vanishing gradient at initialisation (same data, same widths, cross-entropy)",
                  fontsize=11)
-    fig.tight_layout()
     _save(fig, save)
     return fig

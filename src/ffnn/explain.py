@@ -81,7 +81,8 @@ _ACTIVATION_FORMS: dict[str, tuple[str, str, str, str]] = {
              r"\mathrm{{gelu}}({x})", r"{da} \odot \mathrm{{gelu}}'({x})"),
     "softplus": ("log(1 + exp({x}))", "{da} * sigmoid({x})",
                  r"\log(1 + e^{{{x}}})", r"{da} \odot \sigma({x})"),
-    "softmax": ("softmax({x})  (each {unit})", "{a} * ({da} - {sum}({da} * {a}))",
+    "softmax": ("softmax_{unit}s({x})",
+                "{a} * ({da} - sum({da} * {a}, axis={axis}, keepdims=True))",
                 r"\mathrm{{softmax}}({x})",
                 r"{a} \odot \big({da} - \textstyle\sum_{{\text{{{unit}}}}}({da} \odot {a})"
                 r"\big)"),
@@ -159,10 +160,10 @@ def equations(
         Y = act_shape(K)
         sum_over = "columns" if col else "rows"
         if isinstance(loss, SoftmaxCrossEntropy):
-            eqs.append(Equation("loss", "P", f"softmax({out})  (each {sum_over[:-1]})",
+            eqs.append(Equation("loss", "P", f"softmax_{sum_over}({out})",
                                 rf"\mathrm{{softmax}}({tout})", Y,
                                 note="Y: one-hot targets"))
-            eqs.append(Equation("loss", "loss", "-sum(Y * log P) / N",
+            eqs.append(Equation("loss", "loss", "-sum(Y * log(P)) / N",
                                 r"-\tfrac{1}{N} \textstyle\sum Y \odot \log P", ()))
             dout_eq = Equation("backward", "d" + out, "(P - Y) / N", r"\tfrac{1}{N}(P - Y)", Y,
                                note="softmax Jacobian and -Y/P cancel")
@@ -232,7 +233,7 @@ def _tex_count(n: Dim) -> str:
 
 def _act_params(layer: Layer, col: bool) -> dict[str, str]:
     return {"alpha": f"{getattr(layer, 'alpha', 0.0):g}", "unit": "column" if col else "row",
-            "sum": "sum_columns" if col else "sum_rows"}
+            "axis": 0 if col else 1}
 
 
 def _forward_form(layer: Layer, x: str, a: str, tx: str, ta: str,
