@@ -261,7 +261,7 @@ def test_warm_start_continues_from_the_current_weights():
 # --------------------------------------------------------------------------- stopping
 def test_tol_stopping_matches_scikit_learn():
     """Without early_stopping, training stops after more than n_iter_no_change epochs whose
-    loss is not below the best by tol, exactly as scikit-learn's MLP does."""
+    loss is not below the best so far by tol, exactly as scikit-learn's MLP does."""
     from sklearn.neural_network import MLPClassifier as SkMLP
 
     X, y = _blobs(n=120)
@@ -270,6 +270,10 @@ def test_tol_stopping_matches_scikit_learn():
     theirs = SkMLP(hidden_layer_sizes=(8,), tol=10.0, n_iter_no_change=3,
                    random_state=0).fit(X, y)
     assert ours.n_iter_ == theirs.n_iter_ == 5
+    # a loss that keeps falling, but by less than tol per epoch, stops too (by epoch 12)
+    slow = MLPClassifier(hidden_layer_sizes=(8,), learning_rate_init=1e-5, tol=0.05,
+                         n_iter_no_change=10, random_state=0).fit(X, y)
+    assert np.all(np.diff(slow.loss_curve_) < 0) and slow.n_iter_ == 12
 
 
 def test_early_stopping_keeps_the_best_validation_epoch():
@@ -279,12 +283,20 @@ def test_early_stopping_keeps_the_best_validation_epoch():
     y = np.where(flip, (y + 1) % 3, y)
     clf = MLPClassifier(hidden_layer_sizes=(64,), learning_rate_init=0.02, max_iter=300,
                         early_stopping=True, validation_fraction=0.2, n_iter_no_change=5,
-                        tol=0.0, random_state=0).fit(X, y)
+                        tol=1e-3, random_state=0).fit(X, y)
     scores = clf.validation_scores_
     assert len(scores) == clf.n_iter_ < 300
-    best = int(np.argmax(scores))
-    assert clf.best_validation_score_ == scores[best]
-    assert clf.n_iter_ == best + 1 + clf.n_iter_no_change + 1
+    assert clf.best_validation_score_ == max(scores)
+    # scikit-learn's rule: an epoch not better than the best so far by more than tol counts,
+    # an epoch that is resets the count; stop once the count exceeds n_iter_no_change
+    best, count, stopped = -np.inf, 0, None
+    for epoch, score in enumerate(scores, start=1):
+        count = count + 1 if score < best + clf.tol else 0
+        best = max(best, score)
+        if count > clf.n_iter_no_change:
+            stopped = epoch
+            break
+    assert clf.n_iter_ == stopped
     assert clf.best_loss_ is None
 
 

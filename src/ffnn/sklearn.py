@@ -30,11 +30,12 @@ How the parameters map onto ffnn
 ``max_iter``                  number of epochs
 ``alpha``                     L2 penalty with scikit-learn's meaning (see below)
 ``dropout``                   ffnn extra: ``Dropout(p)`` after every hidden activation
-``early_stopping``            hold out ``validation_fraction`` and stop when the validation
-                              score (accuracy / R^2) has not improved by ``tol`` for
-                              ``n_iter_no_change`` epochs; the best epoch's weights are kept
-``tol, n_iter_no_change``     without ``early_stopping``: stop when the training loss has not
-                              improved by ``tol`` for ``n_iter_no_change`` epochs
+``early_stopping``            hold out ``validation_fraction`` (stratified for classes) and
+                              stop when the validation score (accuracy / R^2) has not beaten
+                              its best by ``tol`` for more than ``n_iter_no_change`` epochs;
+                              the best epoch's weights are kept
+``tol, n_iter_no_change``     without ``early_stopping``: the same rule on the training loss
+                              (scikit-learn's, penalty included), as scikit-learn does it
 ``clip_norm``                 ffnn extra: clip the global gradient norm
 ``dtype``                     ffnn extra: "float32" (default, fast) or "float64"
 ``random_state``              seeds the initial weights, the shuffling and dropout
@@ -103,7 +104,6 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from . import functional as F
 from .activations import Activation, get_activation
-from .callbacks import EarlyStopping
 from .layers import Dense, Dropout, Layer
 from .network import Sequential, mlp
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
@@ -190,6 +190,50 @@ class _SklearnObjective(Callback):
             weights = [p for k, p in self.context.net.parameters().items() if k.endswith("W")]
             value += self.penalty * sum(float(np.vdot(W, W)) for W in weights)
         logs["objective"] = value
+
+
+class _NoImprovementStop(Callback):
+    """scikit-learn's MLP stopping rule on one logged metric (higher is better if mode="max").
+
+    Every epoch is compared with the best value so far: one that does not beat it by more
+    than ``tol`` counts as an epoch without improvement (yet any gain still updates the best),
+    and training stops after more than ``n_iter_no_change`` such epochs in a row.  This differs
+    from Keras-style ``ffnn.callbacks.EarlyStopping``, which measures ``min_delta`` from the
+    value at the last counted improvement: there a loss that falls steadily by less than tol
+    per epoch never stops, here (and in scikit-learn) it does, so both libraries run the same
+    number of epochs.  With ``keep_best`` the weights of the best epoch are restored at the end.
+    """
+
+    def __init__(self, monitor: str, mode: str, tol: float, n_iter_no_change: int,
+                 keep_best: bool) -> None:
+        self.monitor = monitor
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.keep_best = keep_best
+
+    def on_train_begin(self, logs=None) -> None:
+        self._best = -np.inf  # best of sign * value
+        self.count = 0
+        self.best_weights = None
+
+    @property
+    def best(self) -> float:
+        return self.sign * self._best
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        value = self.sign * float(logs[self.monitor])
+        self.count = self.count + 1 if value < self._best + self.tol else 0
+        if value > self._best:
+            self._best = value
+            if self.keep_best:
+                self.best_weights = self.context.net.get_weights()
+        if self.count > self.n_iter_no_change:
+            self.context.stop_training = True
+
+    def on_train_end(self, logs=None) -> None:
+        if self.keep_best and self.best_weights is not None:
+            self.context.net.set_weights(self.best_weights)
 
 
 # --------------------------------------------------------------------------- the base
@@ -376,20 +420,13 @@ class _BaseMLP(BaseEstimator):
         penalty = 0.0 if self.solver.lower() == "adamw" else float(self.alpha) / (2 * batch)
         callbacks: list[Callback] = [_SklearnObjective(self._loss_scale, penalty)]
         if use_early_stopping:
-            # sklearn: stop after more than n_iter_no_change epochs without a validation score
-            # better than the best by tol, and keep the best epoch's weights.
             score = "val_accuracy" if self._is_classifier else "val_r2"
-            stopper = EarlyStopping(monitor=score, patience=self.n_iter_no_change + 1,
-                                    min_delta=float(self.tol), restore_best_weights=True,
-                                    mode="max")
+            stopper = _NoImprovementStop(score, "max", float(self.tol), self.n_iter_no_change,
+                                         keep_best=True)
             callbacks.append(stopper)
         elif not incremental:
-            # sklearn: stop after more than n_iter_no_change epochs whose training loss (with
-            # penalty) is not below the best by tol.
-            stopper = EarlyStopping(monitor="objective", patience=self.n_iter_no_change + 1,
-                                    min_delta=float(self.tol), restore_best_weights=False,
-                                    mode="min")
-            callbacks.append(stopper)
+            callbacks.append(_NoImprovementStop("objective", "min", float(self.tol),
+                                                self.n_iter_no_change, keep_best=False))
 
         epochs = 1 if incremental else int(self.max_iter)
         before = len(self.history_)
