@@ -152,7 +152,7 @@ def xor(n_samples: int = 400, noise: float = 0.0, seed: int | None = None):
     """The XOR pattern: uniform points in the four quadrants of [-1, 1]^2.
 
     y = 1 where the two coordinates have opposite signs (x0 * x1 < 0), else 0; each quadrant
-    gets a quarter of the points, so the classes are balanced.  ``noise`` adds N(0, noise^2)
+    gets (about) a quarter of the points and the classes are balanced.  ``noise`` adds N(0, noise^2)
     to every coordinate after labelling (points may then cross the axes).
 
     Returns X float64 (N, 2) and y int64 (N,) in {0, 1}.
@@ -161,7 +161,8 @@ def xor(n_samples: int = 400, noise: float = 0.0, seed: int | None = None):
     noise = check_nonneg_float(noise, "noise")
     rng = _rng(seed)
     signs = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])  # 0, 0, 1, 1
-    quadrant = np.repeat(np.arange(4), _class_sizes(n, 4))
+    n0, n1 = _class_sizes(n, 2)
+    quadrant = np.repeat(np.arange(4), np.concatenate([_class_sizes(n0, 2), _class_sizes(n1, 2)]))
     X = signs[quadrant] * rng.uniform(0.0, 1.0, size=(n, 2))
     y = (quadrant >= 2).astype(np.int64)
     X = X + rng.normal(0.0, noise, size=X.shape)
