@@ -187,10 +187,10 @@ def plot_decision_boundary(model, X, y, *, resolution: int = 200, margin: float 
         cbar.set_label(f"predicted probability of {positive}, P(y = 1 | x)")
         if p.min() < 0.5 < p.max():
             ax.contour(xx, yy, p, levels=[0.5], colors="black", linewidths=2.0)
-        colors = {0: "#2166ac", 1: "#b2182b"}  # the two ends of RdBu_r
-        for c in np.unique(y):
+        colors = ("#2166ac", "#b2182b")  # the two ends of RdBu_r: class 0, class 1
+        for i, c in enumerate(np.unique(y)):
             m = y == c
-            ax.scatter(*X[m].T, s=22, color=colors.get(int(c), "grey"), edgecolors="black",
+            ax.scatter(*X[m].T, s=22, color=colors[i] if i < 2 else "grey", edgecolors="black",
                        linewidths=0.5, label=_name_of(c, class_names))
         handles, _ = ax.get_legend_handles_labels()
         handles.append(Line2D([], [], color="black", lw=2, label="decision boundary (p = 0.5)"))
