@@ -313,6 +313,9 @@ def test_alpha_is_scikit_learns_penalty():
     X, y = make_regression(n_samples=100, n_features=3, random_state=0)
     reg = _fit_quiet(_small(MLPRegressor, alpha=0.3, batch_size=25, max_iter=2), X, y)
     assert reg._optimizer.weight_decay == pytest.approx(0.3 * 2 / 25)  # MSE: no 1/2 in ffnn
+    Y3 = np.column_stack([y, -y, 2 * y])
+    reg3 = _fit_quiet(_small(MLPRegressor, alpha=0.3, batch_size=25, max_iter=2), X, Y3)
+    assert reg3._optimizer.weight_decay == pytest.approx(0.3 * 2 / 3 / 25)  # mean over 3
     Y = (np.random.default_rng(0).random((100, 4)) > 0.5).astype(int)
     clf = _fit_quiet(_small(MLPClassifier, alpha=0.3, max_iter=2), X, Y)  # batch "auto" = 100
     assert clf._optimizer.weight_decay == pytest.approx(0.3 / 4 / 100)  # BCE: mean over 4
@@ -332,6 +335,16 @@ def test_network_follows_the_parameters():
     assert [W.shape for W in clf.coefs_] == [(4, 7), (7, 5), (5, 3)]
     assert [b.shape for b in clf.intercepts_] == [(7,), (5,), (3,)]
     assert type(clf._optimizer).__name__ == "RMSProp"
+    # initial weights (an epoch at lr 1e-9 leaves them as they were): Glorot uniform, within
+    # +-sqrt(6 / (fan_in + fan_out)) as in scikit-learn, unless init says otherwise
+    a = np.sqrt(6 / (4 + 7))
+    untrained = {"hidden_layer_sizes": (7,), "max_iter": 1, "learning_rate_init": 1e-9,
+                 "random_state": 0}
+    glorot = _fit_quiet(MLPClassifier(**untrained), X, y)
+    assert np.abs(glorot.coefs_[0]).max() <= a + 1e-6
+    assert np.abs(glorot.coefs_[0]).max() > 0.8 * a
+    he = _fit_quiet(MLPClassifier(init="he_normal", **untrained), X, y)
+    assert np.abs(he.coefs_[0]).max() > a  # N(0, 2/fan_in): wider, unbounded
     assert clf.hidden_layer_sizes == [7, 5]  # parameters are never modified
 
 
@@ -360,6 +373,7 @@ def test_random_state_makes_fits_reproducible():
     ({"dropout": 1.0}, "dropout"),
     ({"validation_fraction": 1.0}, "validation_fraction"),
     ({"dtype": "float16"}, "dtype"),
+    ({"init": "magic"}, "init"),
     ({"random_state": "seed"}, "random_state"),
 ])
 def test_bad_parameters_fail_at_fit_with_the_parameter_named(params, match):
@@ -408,3 +422,14 @@ def test_feature_names_are_recorded_and_checked():
     assert clf.feature_names_in_.tolist() == ["a", "b", "c", "d"]
     with pytest.raises(ValueError, match="feature names"):
         clf.predict(frame[["b", "a", "c", "d"]])
+
+
+def test_a_diverging_first_fit_leaves_the_estimator_unfitted():
+    from sklearn.exceptions import NotFittedError
+
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    reg = MLPRegressor(learning_rate_init=1.0, max_iter=5)
+    with pytest.raises(ffnn.TrainingDiverged, match="learning rate"):
+        reg.fit(X, X.sum(axis=1) * 1e30)
+    with pytest.raises(NotFittedError):
+        reg.predict(X)

@@ -37,6 +37,8 @@ How the parameters map onto ffnn
 ``tol, n_iter_no_change``     without ``early_stopping``: the same rule on the training loss
                               (scikit-learn's, penalty included), as scikit-learn does it
 ``clip_norm``                 ffnn extra: clip the global gradient norm
+``init``                      ffnn extra: weight initialiser; "glorot_uniform" (default) is
+                              scikit-learn's, "he_normal" is ffnn's own choice for ReLU nets
 ``dtype``                     ffnn extra: "float32" (default, fast) or "float64"
 ``random_state``              seeds the initial weights, the shuffling and dropout
 ``warm_start``                ``fit`` continues from the current weights (new optimiser state)
@@ -47,9 +49,10 @@ sigmoid output + "bce", several classes softmax outputs + "ce", a 2-D 0/1 indica
 (multi-label) one sigmoid output per label + "bce", and regression identity outputs + "mse"
 (one per target column).  ``alpha`` is scikit-learn's: its objective is
 ``loss + alpha / (2 n_batch) * sum ||W||^2`` per mini-batch, so ffnn gets the coupled L2
-``weight_decay = alpha * s / batch_size``, where ``s`` is the ratio of ffnn's loss to
-scikit-learn's (2 for MSE, which scikit-learn halves; 1 / n_labels for multi-label BCE, which
-scikit-learn sums over labels; 1 otherwise).  Both then minimise the same function.  For
+``weight_decay = alpha * s / batch_size``, where ``s`` is the ratio of ffnn's loss gradient to
+scikit-learn's (2 / n_targets for regression: scikit-learn halves the squared error and sums
+its gradient over targets; 1 / n_labels for multi-label BCE, which scikit-learn sums over
+labels; 1 otherwise).  Both then minimise the same function.  For
 ``solver="adamw"`` ``alpha`` is AdamW's decoupled decay rate itself.
 
 Not supported: ``solver="lbfgs"``, learning-rate schedules (``learning_rate``, ``power_t``),
@@ -104,6 +107,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from . import functional as F
 from .activations import Activation, get_activation
+from .init import get_initializer
 from .layers import Dense, Dropout, Layer
 from .network import Sequential, mlp
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
@@ -267,6 +271,7 @@ class _BaseMLP(BaseEstimator):
         n_iter_no_change=10,
         dropout=0.0,
         clip_norm=None,
+        init="glorot_uniform",
         dtype="float32",
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -291,6 +296,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.dropout = dropout
         self.clip_norm = clip_norm
+        self.init = init
         self.dtype = dtype
 
     # ------------------------------------------------------------ parameter validation
@@ -338,6 +344,10 @@ class _BaseMLP(BaseEstimator):
         _check_real("dropout", self.dropout, 0.0, 1.0, high_open=True)
         if self.clip_norm is not None:
             _check_real("clip_norm", self.clip_norm, 0.0, low_open=True)
+        try:
+            get_initializer(self.init)
+        except ValueError as exc:
+            raise ValueError(f"init: {exc}") from None
         for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise _param_error(name, "True or False", getattr(self, name))
@@ -353,7 +363,7 @@ class _BaseMLP(BaseEstimator):
                        seed: int) -> Sequential:
         """mlp([D_in, *hidden, D_out]) with Dropout after each hidden activation if asked."""
         net = mlp([n_features, *self._hidden_sizes(), n_outputs], activation=self.activation,
-                  seed=seed, dtype=np.dtype(self.dtype), output=output)
+                  init=self.init, seed=seed, dtype=np.dtype(self.dtype), output=output)
         if self.dropout > 0:
             layers: list[Layer] = []
             for layer in net.layers:
@@ -368,7 +378,7 @@ class _BaseMLP(BaseEstimator):
             return min(200, n)
         return min(int(self.batch_size), n)
 
-    def _make_optimizer(self, batch: int, loss_scale: float) -> Optimizer:
+    def _make_optimizer(self, batch: int, grad_scale: float) -> Optimizer:
         """The ffnn optimiser for ``solver``; scikit-learn's alpha as ffnn's weight_decay."""
         name = self.solver.lower()
         kwargs: dict = {"lr": float(self.learning_rate_init),
@@ -376,9 +386,10 @@ class _BaseMLP(BaseEstimator):
         if name == "adamw":
             kwargs["weight_decay"] = float(self.alpha)
         else:
-            # sklearn adds alpha/(2 n_batch) ||W||^2 to its loss; ffnn's loss is loss_scale
-            # times sklearn's, so the same minimiser needs loss_scale * alpha / n_batch.
-            kwargs["weight_decay"] = float(self.alpha) * loss_scale / batch
+            # sklearn adds alpha/(2 n_batch) ||W||^2 to the loss whose gradient it follows;
+            # ffnn's gradient is grad_scale times that loss's, so the same minimiser needs
+            # weight_decay = grad_scale * alpha / n_batch.
+            kwargs["weight_decay"] = float(self.alpha) * grad_scale / batch
         if name == "sgd":
             kwargs["momentum"] = float(self.momentum)
             kwargs["nesterov"] = bool(self.nesterovs_momentum) and self.momentum > 0
@@ -393,16 +404,6 @@ class _BaseMLP(BaseEstimator):
         first = not hasattr(self, "net_") or not (incremental or self.warm_start)
         X, y = validate_data(self, X, y, reset=first, multi_output=True,
                              dtype=np.dtype(self.dtype), y_numeric=not self._is_classifier)
-        Y, loss, n_outputs, output, loss_scale = self._encode_targets(y, first, classes)
-        if first:
-            init_seed, fit_seed = _seeds(self.random_state)
-            self.net_ = self._build_network(X.shape[1], n_outputs, output, init_seed)
-            self.history_ = History(seed=fit_seed)
-            self.n_outputs_ = n_outputs
-            self.out_activation_ = {"sigmoid": "logistic"}.get(output, output)
-            self._loss = loss
-            self._loss_scale = loss_scale
-
         use_early_stopping = bool(self.early_stopping) and not incremental
         n_train = X.shape[0]
         if use_early_stopping:
@@ -413,9 +414,20 @@ class _BaseMLP(BaseEstimator):
                     f"leaves no samples for validation or training ({X.shape[0]} samples); "
                     "use more data, another validation_fraction, or early_stopping=False")
             n_train -= n_val
+        Y, loss, n_outputs, output, loss_scale, grad_scale = self._encode_targets(
+            y, first, classes)
+        if first:
+            init_seed, fit_seed = _seeds(self.random_state)
+            self.net_ = self._build_network(X.shape[1], n_outputs, output, init_seed)
+            self.history_ = History(seed=fit_seed)
+            self.n_outputs_ = n_outputs
+            self.out_activation_ = {"sigmoid": "logistic"}.get(output, output)
+            self._loss = loss
+            self._loss_scale = loss_scale
+            self._grad_scale = grad_scale
         batch = self._batch_size(n_train)
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer(batch, self._loss_scale)
+            self._optimizer = self._make_optimizer(batch, self._grad_scale)
 
         penalty = 0.0 if self.solver.lower() == "adamw" else float(self.alpha) / (2 * batch)
         callbacks: list[Callback] = [_SklearnObjective(self._loss_scale, penalty)]
@@ -430,10 +442,17 @@ class _BaseMLP(BaseEstimator):
 
         epochs = 1 if incremental else int(self.max_iter)
         before = len(self.history_)
-        ffnn_fit(self.net_, X, Y, self._loss, self._optimizer, epochs=epochs, batch_size=batch,
-                 seed=self.history_.seed, verbose=min(int(self.verbose), 2),
-                 validation_split=float(self.validation_fraction) if use_early_stopping else 0.0,
-                 callbacks=callbacks, shuffle=bool(self.shuffle), history=self.history_)
+        try:
+            ffnn_fit(self.net_, X, Y, self._loss, self._optimizer, epochs=epochs,
+                     batch_size=batch, seed=self.history_.seed,
+                     verbose=min(int(self.verbose), 2),
+                     validation_split=float(self.validation_fraction) if use_early_stopping
+                     else 0.0, callbacks=callbacks, shuffle=bool(self.shuffle),
+                     history=self.history_)
+        except BaseException:
+            if first:  # a failed first fit (e.g. TrainingDiverged) leaves the estimator unfitted
+                del self.net_, self.history_, self._optimizer
+            raise
         for layer in self.net_.layers:  # the last batch cached by forward is not the model
             layer._clear_cache()
 
@@ -523,7 +542,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _is_classifier = True
 
     def _encode_targets(self, y, first: bool, classes):
-        """(targets for ffnn, loss name, n_outputs, output kind, loss scale vs sklearn)."""
+        """(targets for ffnn, loss name, n_outputs, output kind, s_loss, s_grad).
+
+        s_loss = ffnn's loss / scikit-learn's reported loss; s_grad = the same ratio for the
+        loss whose gradient each library follows (they differ for multi-output regression).
+        """
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -552,7 +575,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         dtype = np.dtype(self.dtype)
         if multilabel:
             K = y.shape[1]
-            return y.astype(dtype), "bce", K, "sigmoid", 1.0 / K
+            return y.astype(dtype), "bce", K, "sigmoid", 1.0 / K, 1.0 / K
         idx = np.searchsorted(self.classes_, y)
         unknown = (idx >= len(self.classes_)) | (self.classes_[np.minimum(
             idx, len(self.classes_) - 1)] != y)
@@ -560,8 +583,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(f"y contains labels that are not among the classes "
                              f"{self.classes_.tolist()}: {np.unique(y[unknown]).tolist()[:5]}")
         if len(self.classes_) == 2:
-            return (idx == 1).astype(dtype).reshape(-1, 1), "bce", 1, "sigmoid", 1.0
-        return idx.astype(np.int64), "ce", len(self.classes_), "softmax", 1.0
+            return (idx == 1).astype(dtype).reshape(-1, 1), "bce", 1, "sigmoid", 1.0, 1.0
+        return idx.astype(np.int64), "ce", len(self.classes_), "softmax", 1.0, 1.0
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y), keeping the weights and optimiser state; returns self.
@@ -635,7 +658,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             raise ValueError(f"y has {n_outputs} target column(s) but the model was trained "
                              f"with {self.n_outputs_}")
         Y = y.astype(np.dtype(self.dtype)).reshape(y.shape[0], n_outputs)
-        return Y, "mse", n_outputs, "identity", 2.0  # ffnn MSE = 2 x sklearn's halved MSE
+        # ffnn: mean over N K of (out - y)^2.  sklearn reports half that, but its gradient
+        # (out - y) / N belongs to (1 / 2N) sum_{n,k} (out - y)^2, K times the reported loss.
+        return Y, "mse", n_outputs, "identity", 2.0, 2.0 / n_outputs
 
     def partial_fit(self, X, y):
         """One epoch over (X, y), keeping the weights and optimiser state; returns self."""
