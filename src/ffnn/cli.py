@@ -1,68 +1,846 @@
-"""Command-line interface: ``ffnn <command>`` (also ``python -m ffnn``).
+"""ffnn on the command line: train, evaluate, predict, resume, gradcheck, explain, datasets, demo.
 
-``ffnn demo`` (the default) trains seed 001's moons network and prints its accuracy.
+    ffnn demo                                   seed 001's moons network (the default command)
+    ffnn train --dataset moons --hidden 16,32   a run directory with model, history, plots
+    ffnn train --config run.toml                the same settings from a TOML file
+    ffnn evaluate RUN/model.npz --dataset moons
+    ffnn predict RUN/model.npz input.csv --output predictions.csv
+    ffnn resume RUN                             continue an interrupted run exactly
+    ffnn gradcheck --hidden 5,4 --activation tanh
+    ffnn explain RUN/model.npz --format markdown
+    ffnn datasets
+
+Errors are one line on stderr and a non-zero exit status; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import hashlib
+import json
+import platform
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+EXIT_ERROR = 1
+EXIT_USAGE = 2
 
-def _moons(n_samples: int, noise: float, seed: int):
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 1."""
+
+
+# --------------------------------------------------------------------------- configuration
+def _config_model():
+    """The run configuration schema (pydantic: unknown keys and bad values are named)."""
     try:
-        from .datasets import moons
-    except ImportError:  # datasets not available: fall back to scikit-learn directly
-        from sklearn.datasets import make_moons
+        from pydantic import BaseModel, ConfigDict, Field, field_validator
+    except ImportError as exc:
+        raise CLIError("the command line needs pydantic: pip install 'ffnn[all]'") from exc
+    from typing import Literal
 
-        return make_moons(n_samples=n_samples, noise=noise, random_state=seed)
-    return moons(n_samples=n_samples, noise=noise, seed=seed)
+    class RunConfig(BaseModel):
+        """Every setting of a training run (the keys of a run.toml file)."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        dataset: str = Field("moons", description="built-in data set name or a CSV/NPY/NPZ path")
+        target: str | None = Field(None, description="target column (CSV) or array (NPZ)")
+        task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+        n_samples: int | None = Field(None, gt=0)
+        test_size: float = Field(0.2, gt=0, lt=1)
+        standardize: bool | None = Field(None, description="scale features (default: tables)")
+        hidden: list[int] = Field(default_factory=lambda: [16, 32])
+        activation: Literal["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus",
+                            "identity"] = "relu"
+        init: Literal["glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+                      "lecun_normal"] | None = None
+        dropout: float = Field(0.0, ge=0, lt=1)
+        loss: Literal["auto", "mse", "bce", "ce"] = "auto"
+        optimizer: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"] = "adam"
+        lr: float = Field(1e-3, gt=0)
+        momentum: float = Field(0.0, ge=0, lt=1)
+        weight_decay: float = Field(0.0, ge=0)
+        clip_norm: float | None = Field(None, gt=0)
+        schedule: Literal["constant", "step", "exponential", "cosine"] = "constant"
+        epochs: int = Field(100, ge=1)
+        batch_size: int | None = Field(32, ge=1)
+        validation_split: float = Field(0.1, ge=0, lt=1)
+        early_stopping: int | None = Field(None, ge=1, description="patience in epochs")
+        seed: int = 0
+        dtype: Literal["float32", "float64"] = "float32"
+
+        @field_validator("hidden")
+        @classmethod
+        def _positive(cls, v):
+            if any(h < 1 for h in v):
+                raise ValueError(f"layer sizes must be positive, got {v}")
+            return v
+
+    return RunConfig
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def _format_validation_error(exc) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(x) for x in err["loc"]) or "config"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        parts.append(f"{key}: {msg} (got {err.get('input')!r})")
+    return "invalid run configuration: " + "; ".join(parts)
+
+
+def load_config(path: str | None, overrides: dict) -> object:
+    """Defaults < the TOML file < explicit command-line flags; validated as a whole."""
+    from pydantic import ValidationError
+
+    RunConfig = _config_model()
+    values: dict = {}
+    if path:
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            import tomli as tomllib
+        p = Path(path)
+        if not p.is_file():
+            raise CLIError(f"config file not found: {p}")
+        try:
+            values = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise CLIError(f"{p} is not valid TOML: {exc}") from None
+        if len(values) == 1 and isinstance(next(iter(values.values())), dict):
+            values = next(iter(values.values()))  # allow a single [train] table
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return RunConfig(**values)
+    except ValidationError as exc:
+        allowed = {name: _allowed(field) for name, field in RunConfig.model_fields.items()}
+        msg = _format_validation_error(exc)
+        bad = [err["loc"][0] for err in exc.errors() if err["loc"]]
+        hints = [f"{b}: one of {allowed[b]}" for b in bad if b in allowed and allowed[b]]
+        unknown = [b for b in bad if b not in allowed]
+        if unknown:
+            hints.append("known settings: " + ", ".join(RunConfig.model_fields))
+        raise CLIError(msg + (" | " + "; ".join(hints) if hints else "")) from None
+
+
+def _allowed(field) -> str:
+    from typing import Literal, get_args, get_origin
+
+    ann = field.annotation
+    for arg in (ann, *get_args(ann)):
+        if get_origin(arg) is Literal:
+            return ", ".join(map(str, get_args(arg)))
+    return ""
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class Data:
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    task: str
+    n_classes: int | None
+    name: str
+    feature_names: list[str] | None = None
+    classes: list | None = None
+
+
+def load_data(cfg) -> Data:
+    from . import datasets
+
+    path = Path(cfg.dataset).expanduser()
+    if path.suffix.lower() in (".csv", ".npy", ".npz", ".tsv", ".txt") or path.exists():
+        if not path.is_file():
+            raise CLIError(f"data file not found: {path}")
+        if cfg.target is None:
+            raise CLIError(f"{path} is a file: say which column is the target with --target")
+        X, y, info = datasets.load_table(path, cfg.target, return_info=True,
+                                         delimiter="\t" if path.suffix == ".tsv" else ",")
+        task = cfg.task
+        if task == "auto":
+            task = _guess_task(y)
+        if task != "regression":
+            y, classes = _encode_labels(y, info.get("classes"))
+        else:
+            classes = None
+        stratify = task != "regression"
+        X_tr, y_tr, X_te, y_te = datasets.train_test_split(X, y, test_size=cfg.test_size,
+                                                           stratify=stratify, seed=cfg.seed)
+        n_classes = None if task == "regression" else len(classes)
+        return Data(X_tr, y_tr, X_te, y_te, task, n_classes, path.name,
+                    info.get("feature_names"), classes)
+    known = [d["name"] for d in datasets.list_datasets()]
+    if cfg.dataset not in known:
+        raise CLIError(f"unknown data set {cfg.dataset!r}: use one of {', '.join(known)} "
+                       "or a path to a CSV/NPY/NPZ file")
+    ds = datasets.load(cfg.dataset, seed=cfg.seed, test_size=cfg.test_size,
+                       n_samples=cfg.n_samples)
+    classes = list(range(ds.n_classes)) if ds.n_classes else None
+    return Data(ds.X_train, ds.y_train, ds.X_test, ds.y_test, ds.task, ds.n_classes, ds.name,
+                None, classes)
+
+
+def _guess_task(y: np.ndarray) -> str:
+    if y.dtype.kind in "iub" or (y.dtype.kind == "f" and np.all(y == np.round(y))):
+        n = len(np.unique(y))
+        if n <= 2:
+            return "binary"
+        if n <= 50:
+            return "multiclass"
+    return "regression"
+
+
+def _encode_labels(y, text_classes):
+    values, codes = np.unique(y, return_inverse=True)
+    if text_classes is not None:
+        classes = [text_classes[int(v)] for v in values]
+    else:
+        classes = [v.item() for v in values]
+    return codes.astype(np.int64), classes
+
+
+def _data_hash(*arrays) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- building
+def _loss_for(cfg, task: str) -> str:
+    if cfg.loss != "auto":
+        return cfg.loss
+    return {"binary": "bce", "multiclass": "ce", "regression": "mse"}[task]
+
+
+def _n_outputs(loss: str, data: Data) -> int:
+    if loss == "ce":
+        return data.n_classes
+    if loss == "bce":
+        if data.n_classes and data.n_classes > 2:
+            raise CLIError("loss 'bce' needs a binary target; this data set has "
+                           f"{data.n_classes} classes (use --loss ce)")
+        return 1
+    return 1 if data.y_train.ndim == 1 else data.y_train.shape[1]
+
+
+def build_network(cfg, n_in: int, n_out: int):
+    import ffnn
+
+    net = ffnn.mlp([n_in, *cfg.hidden, n_out], activation=cfg.activation, init=cfg.init,
+                   seed=cfg.seed, dtype=cfg.dtype)
+    if cfg.dropout:
+        layers = []
+        for layer in net.layers:
+            layers.append(layer)
+            if isinstance(layer, ffnn.Activation):
+                layers.append(ffnn.Dropout(cfg.dropout))
+        net = ffnn.Sequential(*layers)
+    return net
+
+
+def build_optimizer(cfg):
+    import ffnn
+
+    kwargs = {"lr": cfg.lr, "clip_norm": cfg.clip_norm, "weight_decay": cfg.weight_decay}
+    if cfg.optimizer == "sgd":
+        kwargs["momentum"] = cfg.momentum
+    return ffnn.get_optimizer(cfg.optimizer, **kwargs)
+
+
+def build_callbacks(cfg):
+    from .callbacks import EarlyStopping, LearningRateScheduler
+    from .schedules import get_schedule
+
+    callbacks = []
+    if cfg.schedule != "constant":
+        kw = {"lr": cfg.lr}
+        if cfg.schedule == "step":
+            kw.update(step_size=max(cfg.epochs // 3, 1), gamma=0.1)
+        elif cfg.schedule == "exponential":
+            kw.update(gamma=0.01 ** (1 / max(cfg.epochs, 1)))
+        elif cfg.schedule == "cosine":
+            kw.update(total_epochs=cfg.epochs)
+        callbacks.append(LearningRateScheduler(get_schedule(cfg.schedule, **kw)))
+    if cfg.early_stopping:
+        monitor = "val_loss" if cfg.validation_split else "loss"
+        callbacks.append(EarlyStopping(monitor=monitor, patience=cfg.early_stopping))
+    return callbacks
+
+
+class _Standardizer:
+    """x' = (x - mean) / std with mean and std from the training part (kept in the model)."""
+
+    def __init__(self, mean, std):
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.std = np.asarray(std, dtype=np.float64)
+
+    @classmethod
+    def fit(cls, X):
+        std = X.std(axis=0)
+        return cls(X.mean(axis=0), np.where(std > 0, std, 1.0))
+
+    def __call__(self, X):
+        return (np.asarray(X, dtype=np.float64) - self.mean) / self.std
+
+    def to_json(self):
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+class _ModelExtra:
+    """Stores what predict/evaluate need beside the weights in the checkpoint (callback)."""
+
+    def __init__(self, extra: dict):
+        self.extra = extra
+
+    def set_context(self, context):
+        context.extra["model_extra"] = self.extra
+
+    def on_train_begin(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
+    def on_epoch_end(self, epoch, logs): ...
+    def on_train_end(self, logs=None): ...
+
+
+# --------------------------------------------------------------------------- metrics
+def compute_metrics(net, X, y, task: str, loss: str) -> dict:
+    import ffnn
+
+    from . import metrics
+
+    out = {"loss": ffnn.evaluate(net, X, y, loss)["loss"], "n_samples": int(len(X))}
+    if task == "regression":
+        pred = net.predict(X)
+        pred = pred[:, 0] if pred.shape[1] == 1 and np.ndim(y) == 1 else pred
+        out.update(mse=metrics.mean_squared_error(y, pred),
+                   mae=metrics.mean_absolute_error(y, pred), r2=metrics.r2_score(y, pred))
+    else:
+        pred = net.classify(X)
+        prf = metrics.precision_recall_f1(y, pred, average="macro")
+        out.update(accuracy=metrics.accuracy(y, pred), precision_macro=float(prf[0]),
+                   recall_macro=float(prf[1]), f1_macro=float(prf[2]))
+    return {k: float(v) if isinstance(v, (float, np.floating)) else v for k, v in out.items()}
+
+
+def _print_metrics(title: str, m: dict) -> None:
+    print(title)
+    for k, v in m.items():
+        print(f"  {k:<16} {v:.4f}" if isinstance(v, float) else f"  {k:<16} {v}")
+
+
+# --------------------------------------------------------------------------- manifest
+def _environment() -> dict:
+    import ffnn
+
+    env = {"ffnn": ffnn.__version__, "numpy": np.__version__,
+           "python": platform.python_version(), "platform": platform.platform()}
+    try:
+        from threadpoolctl import threadpool_info
+
+        env["blas"] = [{k: i.get(k) for k in ("internal_api", "version", "num_threads",
+                                              "architecture")}
+                       for i in threadpool_info() if i.get("user_api") == "blas"]
+    except ImportError:
+        env["blas"] = "unknown (install threadpoolctl)"
+    return env
+
+
+# --------------------------------------------------------------------------- train
+def _run_dir(cfg, out: str | None) -> Path:
+    if out:
+        return Path(out)
+    stem = Path(cfg.dataset).stem if "/" in cfg.dataset or "." in cfg.dataset else cfg.dataset
+    return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def cmd_train(args) -> int:
+    overrides = {k: getattr(args, k) for k in (
+        "dataset", "target", "task", "n_samples", "test_size", "init", "dropout", "loss",
+        "optimizer", "lr", "momentum", "weight_decay", "clip_norm", "schedule", "epochs",
+        "batch_size", "validation_split", "early_stopping", "seed", "dtype", "activation")}
+    overrides["hidden"] = _parse_hidden(args.hidden)
+    if args.full_batch:
+        overrides["batch_size"] = None
+    if args.standardize is not None:
+        overrides["standardize"] = args.standardize
+    cfg = load_config(args.config, overrides)
+    if args.full_batch:
+        cfg.batch_size = None
+    run = _run_dir(cfg, args.out)
+    if (run / "manifest.json").exists() and not args.overwrite:
+        raise CLIError(f"{run} already holds a run: use `ffnn resume {run}`, another --out, "
+                       "or --overwrite")
+    run.mkdir(parents=True, exist_ok=True)
+    return _train(cfg, run, verbose=args.verbose, resume=None)
+
+
+def _parse_hidden(text: str | None):
+    if text is None:
+        return None
+    if text.strip() == "":
+        return []
+    try:
+        return [int(t) for t in text.split(",")]
+    except ValueError:
+        raise CLIError(f"--hidden takes comma-separated layer sizes like 16,32; got {text!r}") \
+            from None
+
+
+def _train(cfg, run: Path, verbose: int, resume) -> int:
+    import ffnn
+
+    data = load_data(cfg)
+    loss = _loss_for(cfg, data.task)
+    standardize = cfg.standardize if cfg.standardize is not None else \
+        (data.name not in ("mnist", "fashion_mnist", "digits"))
+    scaler = _Standardizer.fit(data.X_train) if standardize else None
+    prep = scaler if scaler is not None else (lambda X: X)
+    Xtr, Xte = prep(data.X_train), prep(data.X_test)
+    data_hash = _data_hash(data.X_train, data.y_train)
+    extra = {"task": data.task, "loss": loss, "classes": data.classes,
+             "feature_names": data.feature_names, "dataset": cfg.dataset,
+             "standardize": scaler.to_json() if scaler is not None else None}
+    manifest_path = run / "manifest.json"
+    if resume is None:
+        net = build_network(cfg, Xtr.shape[1], _n_outputs(loss, data))
+        opt = build_optimizer(cfg)
+        manifest = {"command": " ".join(sys.argv), "config": cfg.model_dump(),
+                    "seed": cfg.seed, "data": {"name": data.name, "sha256": data_hash,
+                                               "n_train": int(len(Xtr)),
+                                               "n_test": int(len(Xte)), "task": data.task},
+                    "environment": _environment(), "loss": loss,
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": "running"}
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+        history = None
+        if verbose:
+            print(net.summary())
+    else:
+        manifest = json.loads(manifest_path.read_text())
+        if manifest["data"]["sha256"] != data_hash:
+            raise CLIError(f"the data of {run} changed since the run started (hash mismatch): "
+                           "resuming would not continue the same training")
+        net, opt, history = resume.net, resume.optimizer, resume.history
+    callbacks = [_ModelExtra(extra), *build_callbacks(cfg)]
+    ckpt_path = run / "checkpoint.npz"
+    t0 = time.perf_counter()
+    common = dict(batch_size=cfg.batch_size, seed=cfg.seed, verbose=verbose,
+                  validation_split=cfg.validation_split, callbacks=callbacks,
+                  checkpoint=ckpt_path)
+    if resume is None:
+        history = ffnn.fit(net, Xtr, data.y_train, loss, opt, epochs=cfg.epochs, **common)
+    else:
+        common.pop("batch_size")
+        history = ffnn.fit(net, Xtr, data.y_train, loss, opt,
+                           epochs=max(cfg.epochs - resume.epoch, 0), history=history,
+                           initial_epoch=resume.epoch, _resume=resume,
+                           batch_size=cfg.batch_size, **common)
+    seconds = time.perf_counter() - t0
+    ffnn.save(net, run / "model.npz", extra=extra)
+    history.to_csv(run / "history.csv")
+    metrics = {"train": compute_metrics(net, Xtr, data.y_train, data.task, loss),
+               "test": compute_metrics(net, Xte, data.y_test, data.task, loss),
+               "epochs": len(history), "seconds": seconds}
+    (run / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    status = "interrupted" if history.interrupted else (
+        "early-stopped" if len(history) < cfg.epochs else "completed")
+    manifest.update(status=status, finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    epochs_done=len(history))
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    plots = _write_plots(run, net, history, data, Xtr, Xte, loss)
+    _print_metrics(f"train ({metrics['train']['n_samples']} samples)", metrics["train"])
+    _print_metrics(f"test ({metrics['test']['n_samples']} samples)", metrics["test"])
+    print(f"run directory: {run}  ({status}, {len(history)} epochs, {seconds:.1f} s; "
+          f"files: model.npz checkpoint.npz history.csv metrics.json manifest.json"
+          + (" " + " ".join(plots) if plots else "") + ")")
+    if history.interrupted:
+        print(f"interrupted: continue with `ffnn resume {run}`")
+    return 0
+
+
+def _write_plots(run: Path, net, history, data: Data, Xtr, Xte, loss: str) -> list[str]:
+    try:
+        from . import plots
+    except ImportError:
+        print("(plots skipped: pip install 'ffnn[plots]')")
+        return []
+    import matplotlib.pyplot as plt
+
+    written = []
+
+    def emit(name, fn, *a, **kw):
+        fig = fn(*a, save=run / name, **kw)
+        plt.close(fig)
+        written.append(name)
+
+    emit("curves.png", plots.plot_history, history, title=f"training curves: {data.name}")
+    if data.task != "regression":
+        emit("confusion_matrix.png", plots.plot_confusion_matrix, data.y_test,
+             net.classify(Xte), title=f"test confusion matrix: {data.name}")
+        if Xtr.shape[1] == 2:
+            emit("decision_boundary.png", plots.plot_decision_boundary, net, Xtr, data.y_train,
+                 title=f"decision boundary: {data.name}")
+    else:
+        emit("regression_fit.png", plots.plot_regression, net, Xtr, data.y_train, Xte,
+             data.y_test, title=f"fit: {data.name}")
+    return written
+
+
+# --------------------------------------------------------------------------- resume
+def cmd_resume(args) -> int:
+    import ffnn
+
+    run = Path(args.run_dir)
+    manifest_path, ckpt = run / "manifest.json", run / "checkpoint.npz"
+    if not manifest_path.is_file():
+        raise CLIError(f"{run} is not a run directory (no manifest.json)")
+    if not ckpt.is_file():
+        raise CLIError(f"{run} has no checkpoint.npz to resume from")
+    manifest = json.loads(manifest_path.read_text())
+    cfg = load_config(None, manifest["config"])
+    if args.epochs:
+        cfg.epochs = args.epochs
+    resume = ffnn.load_checkpoint(ckpt)
+    if resume.epoch >= cfg.epochs and resume.batch == 0:
+        print(f"{run} already finished {resume.epoch} of {cfg.epochs} epochs; pass --epochs N "
+              "to train further")
+        return 0
+    print(f"resuming {run} at epoch {resume.epoch + 1}, batch {resume.batch + 1}")
+    return _train(cfg, run, verbose=args.verbose, resume=resume)
+
+
+# --------------------------------------------------------------------------- evaluate
+def _load_model(path):
+    import ffnn
+
+    from .io import read_metadata
+
+    try:
+        net = ffnn.load(path)
+    except FileNotFoundError:
+        raise CLIError(f"model file not found: {path}") from None
+    extra = read_metadata(path).get("extra") or {}
+    return net, extra
+
+
+def _prepare(extra: dict):
+    st = extra.get("standardize")
+    return _Standardizer(st["mean"], st["std"]) if st else (lambda X: np.asarray(X, float))
+
+
+def cmd_evaluate(args) -> int:
+    net, extra = _load_model(args.model)
+    cfg = load_config(None, {"dataset": args.dataset or extra.get("dataset") or "moons",
+                             "target": args.target, "seed": args.seed,
+                             "test_size": args.test_size})
+    data = load_data(cfg)
+    task = extra.get("task", data.task)
+    loss = extra.get("loss") or _loss_for(cfg, task)
+    prep = _prepare(extra)
+    X, y = (data.X_test, data.y_test) if args.split == "test" else (data.X_train, data.y_train)
+    if net.n_features != X.shape[1]:
+        raise CLIError(f"the model expects {net.n_features} features but {data.name} has "
+                       f"{X.shape[1]}")
+    m = compute_metrics(net, prep(X), y, task, loss)
+    if args.json:
+        print(json.dumps(m))
+    else:
+        _print_metrics(f"{args.model} on {data.name} ({args.split} split)", m)
+    return 0
+
+
+# --------------------------------------------------------------------------- predict
+def cmd_predict(args) -> int:
+    net, extra = _load_model(args.model)
+    path = Path(args.input)
+    if not path.is_file():
+        raise CLIError(f"input file not found: {path}")
+    X, names = _read_features(path, extra.get("feature_names"), net.n_features)
+    X = _prepare(extra)(X)
+    task = extra.get("task", "regression" if net.output_kind() == "identity" else "multiclass")
+    header: list[str]
+    if task == "regression":
+        pred = net.predict(X)
+        header = ["prediction"] if pred.shape[1] == 1 else [f"prediction_{i}"
+                                                           for i in range(pred.shape[1])]
+        rows = pred.tolist()
+    else:
+        classes = extra.get("classes") or list(range(max(net.n_outputs, 2)))
+        labels = net.classify(X)
+        rows = [[classes[int(i)]] for i in labels]
+        header = ["prediction"]
+        if args.proba:
+            P = net.predict_proba(X)
+            if P.shape[1] == 1:
+                P = np.hstack([1 - P, P])
+            header += [f"p_{c}" for c in classes]
+            rows = [r + list(map(float, p)) for r, p in zip(rows, P, strict=True)]
+    out = sys.stdout if args.output in (None, "-") else open(args.output, "w", newline="")
+    try:
+        w = csv.writer(out)
+        w.writerow(header)
+        w.writerows(rows)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+            print(f"{len(rows)} predictions written to {args.output}")
+    return 0
+
+
+def _read_features(path: Path, feature_names, n_features: int):
+    if path.suffix.lower() == ".npy":
+        X = np.load(path, allow_pickle=False)
+        return np.atleast_2d(X), None
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise CLIError(f"{path} is empty")
+    header = rows[0]
+    body = rows[1:]
+    try:
+        [float(v) for v in header]
+        body, header = rows, None  # no header row
+    except ValueError:
+        pass
+    if header is not None and feature_names:
+        missing = [f for f in feature_names if f not in header]
+        if missing:
+            raise CLIError(f"{path} lacks the model's feature columns {missing}")
+        idx = [header.index(f) for f in feature_names]
+    else:
+        idx = list(range(len(header) if header else len(body[0])))
+        if len(idx) != n_features:
+            raise CLIError(f"{path} has {len(idx)} columns but the model expects {n_features} "
+                           "features")
+    try:
+        X = np.array([[float(r[i]) for i in idx] for r in body], dtype=np.float64)
+    except (ValueError, IndexError) as exc:
+        raise CLIError(f"{path}: every feature value must be a number ({exc})") from None
+    return X, header
+
+
+# --------------------------------------------------------------------------- others
+def cmd_gradcheck(args) -> int:
+    import ffnn
+
+    cfg = load_config(args.config, {"dataset": args.dataset, "activation": args.activation,
+                                    "loss": args.loss, "hidden": _parse_hidden(args.hidden),
+                                    "seed": args.seed, "target": args.target})
+    data = load_data(cfg)
+    loss = _loss_for(cfg, data.task)
+    n = min(args.samples, len(data.X_train))
+    X = _Standardizer.fit(data.X_train)(data.X_train[:n])
+    net = build_network(cfg, X.shape[1], _n_outputs(loss, data))
+    report = ffnn.check_network(net, X, data.y_train[:n], loss, max_checks=args.max_checks,
+                                tol=args.tol)
+    print(f"network {[X.shape[1], *cfg.hidden, net.n_outputs]} {cfg.activation}, loss {loss}, "
+          f"{n} samples of {data.name}")
+    print(report)
+    return 0 if report.passed else EXIT_ERROR
+
+
+def cmd_explain(args) -> int:
+    import ffnn
+
+    if args.model:
+        net, extra = _load_model(args.model)
+        loss = args.loss or extra.get("loss")
+    else:
+        sizes = _parse_hidden(args.sizes) if args.sizes else [784, 512, 256, 128, 10]
+        net = ffnn.mlp(sizes, activation=args.activation)
+        loss = args.loss
+    try:
+        from .explain import explain
+    except ImportError as exc:
+        raise CLIError(f"explain is not available: {exc}") from None
+    print(explain(net, loss=loss, format=args.format, convention=args.convention))
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from . import datasets
+
+    rows = datasets.list_datasets()
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['task']:<10}  {r['description']}")
+    return 0
+
+
+def cmd_demo(args) -> int:
     """Seed 001: moons (1000, noise 0.2, seed 42), 2-16-32-1 sigmoid, BCE, GD lr 1.0, 2000 ep."""
     import ffnn
 
-    X, y = _moons(1000, 0.2, 42)
+    from .datasets import moons
+
+    X, y = moons(n_samples=1000, noise=0.2, seed=42)
     net = ffnn.mlp([2, 16, 32, 1], activation="sigmoid", seed=args.seed)
+    print("seed 001: moons (1000 points, noise 0.2), 2-16-32-1 sigmoid, binary cross-entropy,")
+    print(f"full-batch gradient descent, lr 1.0, {args.epochs} epochs")
     print(net.summary())
     history = ffnn.fit(net, X, y, "bce", ffnn.SGD(1.0), epochs=args.epochs, verbose=args.verbose)
     accuracy = float(np.mean(net.classify(X) == y))
     print(f"final cost J = {history['loss'][-1]:.4f}   training accuracy = {accuracy:.3f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    ffnn.save(net, out / "model.npz")
+    ffnn.save(net, out / "model.npz", extra={"task": "binary", "loss": "bce",
+                                             "classes": [0, 1], "dataset": "moons"})
     try:
         from .plots import plot_decision_boundary
     except ImportError:
         print("(install ffnn[plots] for the decision-boundary picture)")
     else:
         png = out / "decision_boundary.png"
-        plot_decision_boundary(net, X, y, title="seed 001: moons, 2-16-32-1 sigmoid",
-                               save=png)
+        plot_decision_boundary(net, X, y, title=f"seed 001: moons, 2-16-32-1 sigmoid "
+                               f"(accuracy {accuracy:.3f})", save=png)
         print(f"decision boundary written to {png}")
     print(f"model written to {out / 'model.npz'}")
     return 0
 
 
+# --------------------------------------------------------------------------- parser
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", help="built-in name (see `ffnn datasets`) or a CSV/NPY/NPZ path")
+    g.add_argument("--target", help="target column of a CSV (or array name of an NPZ)")
+    g.add_argument("--task", choices=("auto", "binary", "multiclass", "regression"))
+    g.add_argument("--n-samples", type=int, help="size of a generated data set")
+    g.add_argument("--test-size", type=float, help="held-out fraction (default 0.2)")
+    g.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=None,
+                   help="scale features with the training mean/std (default: on, except images)")
+    g = p.add_argument_group("network")
+    g.add_argument("--hidden", help="hidden layer sizes, e.g. 16,32 (default 16,32)")
+    g.add_argument("--activation", help="relu, leaky_relu, elu, gelu, sigmoid, tanh, softplus")
+    g.add_argument("--init", help="initialiser (default follows the activation)")
+    g.add_argument("--dropout", type=float, help="dropout after each hidden activation")
+    g.add_argument("--dtype", choices=("float32", "float64"))
+    g = p.add_argument_group("training")
+    g.add_argument("--loss", choices=("auto", "mse", "bce", "ce"))
+    g.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"))
+    g.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    g.add_argument("--momentum", type=float, help="SGD momentum")
+    g.add_argument("--weight-decay", type=float, help="L2 penalty (decoupled for adamw)")
+    g.add_argument("--clip-norm", type=float, help="clip gradients to this global norm")
+    g.add_argument("--schedule", choices=("constant", "step", "exponential", "cosine"))
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--full-batch", action="store_true", help="one batch of all samples")
+    g.add_argument("--validation-split", type=float)
+    g.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    g.add_argument("--seed", type=int)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ffnn", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="train seed 001's moons network (the default)")
-    demo.add_argument("--epochs", type=int, default=2000)
-    demo.add_argument("--seed", type=int, default=5, help="initialisation seed")
-    demo.add_argument("--out", default="ffnn-demo", help="output directory")
-    demo.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
-    demo.set_defaults(func=cmd_demo)
+    parser = argparse.ArgumentParser(
+        prog="ffnn", description="Feed-forward neural networks written by hand in NumPy.",
+        epilog="`ffnn COMMAND --help` explains each command.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a network and write a run directory",
+                       description="Train a network; writes model.npz, checkpoint.npz, "
+                       "history.csv, metrics.json, manifest.json and plots to the run directory.")
+    _add_train_options(p)
+    p.add_argument("--config", help="a run.toml with the same settings (flags override it)")
+    p.add_argument("--out", help="run directory (default runs/<dataset>-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="reuse an existing run directory")
+    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="metrics of a saved model on a data set")
+    p.add_argument("model")
+    p.add_argument("--dataset", help="default: the data set the model was trained on")
+    p.add_argument("--target")
+    p.add_argument("--split", choices=("test", "train"), default="test")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--test-size", type=float, default=0.2)
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predictions of a saved model for a CSV of features")
+    p.add_argument("model")
+    p.add_argument("input", help="CSV with a header row naming the features (or .npy)")
+    p.add_argument("--output", "-o", help="output CSV (default: standard output)")
+    p.add_argument("--proba", action="store_true", help="add class probabilities")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("resume", help="continue an interrupted run where it stopped")
+    p.add_argument("run_dir")
+    p.add_argument("--epochs", type=int, help="train to this many epochs in total")
+    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("gradcheck", help="check backprop against finite differences")
+    p.add_argument("--config")
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--target")
+    p.add_argument("--hidden")
+    p.add_argument("--activation")
+    p.add_argument("--loss", choices=("auto", "mse", "bce", "ce"))
+    p.add_argument("--seed", type=int)
+    p.add_argument("--samples", type=int, default=16, help="batch size for the check")
+    p.add_argument("--max-checks", type=int, default=200, help="entries sampled per parameter")
+    p.add_argument("--tol", type=float, default=1e-6)
+    p.set_defaults(func=cmd_gradcheck)
+
+    p = sub.add_parser("explain", help="the forward and backward equations of a network")
+    p.add_argument("model", nargs="?", help="a saved model (default: an MLP from --sizes)")
+    p.add_argument("--sizes", help="layer sizes, e.g. 784,512,256,128,10")
+    p.add_argument("--activation", default="relu")
+    p.add_argument("--loss", choices=("mse", "bce", "ce"))
+    p.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    p.add_argument("--convention", choices=("row", "column"), default="row")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("datasets", help="list the built-in data sets")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("demo", help="seed 001's moons network with its decision boundary")
+    p.add_argument("--epochs", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=5, help="initialisation seed")
+    p.add_argument("--out", default="ffnn-demo", help="output directory")
+    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    p.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    if not any(a in parser._subparsers._group_actions[0].choices for a in argv):
+        if not any(a in ("-h", "--help") for a in argv):
+            argv = [*[a for a in argv if a == "--debug"], "demo",
+                    *[a for a in argv if a != "--debug"]]
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["demo", *(argv or sys.argv[1:])])
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("ffnn: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line unless --debug
+        if args.debug:
+            raise
+        print(f"ffnn: error: {_one_line(exc)}", file=sys.stderr)
+        if not isinstance(exc, (CLIError, ValueError, TypeError, FileNotFoundError, KeyError,
+                                OSError, ImportError, FloatingPointError)):
+            print("ffnn: (unexpected error; run with --debug for the traceback)",
+                  file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, KeyError) and text.startswith(("'", '"')):
+        text = text[1:-1]
+    return " ".join(text.split())

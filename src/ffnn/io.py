@@ -84,7 +84,7 @@ class _suppress:
         return True
 
 
-def _model_meta(net: Sequential) -> tuple[dict, dict[str, np.ndarray]]:
+def _model_meta(net: Sequential, extra: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     params = net.parameters()
     arrays = {f"param/{k}": v for k, v in params.items()}
     meta = {
@@ -95,6 +95,7 @@ def _model_meta(net: Sequential) -> tuple[dict, dict[str, np.ndarray]]:
         "layers": [_layer_spec(layer) for layer in net.layers],
         "output": net.output,
         "arrays": _array_specs(arrays),
+        "extra": extra or {},
     }
     return meta, arrays
 
@@ -104,11 +105,15 @@ def _pack(meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {META_KEY: blob, **arrays}
 
 
-def save(net: Sequential, path) -> Path:
-    """Save the network (architecture + weights) to exactly ``path``, atomically."""
+def save(net: Sequential, path, extra: dict | None = None) -> Path:
+    """Save the network (architecture + weights) to exactly ``path``, atomically.
+
+    ``extra`` is any JSON-serialisable dict stored alongside (e.g. class names, feature
+    scaling); ``read_metadata(path)["extra"]`` gives it back.
+    """
     if not isinstance(net, Sequential):
         raise TypeError(f"save expects an ffnn Sequential, got {type(net).__name__}")
-    meta, arrays = _model_meta(net)
+    meta, arrays = _model_meta(net, extra)
     _atomic_savez(path, _pack(meta, arrays))
     return Path(path)
 
@@ -119,13 +124,20 @@ def _read(path) -> tuple[dict, dict[str, np.ndarray]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such model file: {path}")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:1] == b"\x80":
+        raise ModelFileError(f"{path} holds a pickled Python object, which ffnn never loads "
+                             "(model files must not run code); it is not an ffnn model")
+    if magic != b"PK\x03\x04":
+        raise ModelFileError(f"{path} is corrupt or not an ffnn model file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = list(npz.files)
             arrays = {k: npz[k] for k in names}
-    except ValueError as exc:  # pickled payload or object arrays
-        raise ModelFileError(f"{path} is not a safe ffnn file: it holds pickled data or Python "
-                             f"objects, which ffnn never loads ({exc})") from None
+    except ValueError:  # an object array inside: loading it would need pickle
+        raise ModelFileError(f"{path} is not a safe ffnn file: it holds pickled Python objects, "
+                             "which ffnn never loads") from None
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
         raise ModelFileError(f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}); "
                              "it is not a readable ffnn file") from None
@@ -239,13 +251,15 @@ class Checkpoint:
 
 
 def save_checkpoint(path, context, position: tuple[int, int] | None = None,
-                    resume_state: dict | None = None) -> Path:
+                    resume_state: dict | None = None, extra: dict | None = None) -> Path:
     """Write a resumable checkpoint of a running ``fit`` (its TrainingContext) atomically.
 
     ``position`` = (next epoch, next batch); by default the end of ``context.epoch``.
     """
     net, opt, history = context.net, context.optimizer, context.history
-    meta, arrays = _model_meta(net)
+    if extra is None:
+        extra = context.extra.get("model_extra")
+    meta, arrays = _model_meta(net, extra)
     opt_arrays = {f"opt/{k}": v for k, v in opt.state_dict().items()}
     arrays.update(opt_arrays)
     epoch, batch = position if position is not None else (context.epoch + 1, 0)
