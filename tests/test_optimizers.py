@@ -158,3 +158,26 @@ def test_state_is_kept_per_parameter_name_and_round_trips():
 def test_hyperparameters_stay_python_floats():
     opt = ffnn.Adam(np.float64(0.001))
     assert type(opt.lr) is float and not math.isnan(opt.lr)
+
+
+@pytest.mark.parametrize("make", [
+    lambda t: ffnn.Adam(1e-3, threads=t), lambda t: ffnn.AdamW(1e-3, threads=t),
+    lambda t: ffnn.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=1e-3, threads=t),
+    lambda t: ffnn.RMSProp(1e-3, threads=t), lambda t: ffnn.Adagrad(1e-2, threads=t),
+])
+def test_sliced_multithreaded_update_is_bit_identical(make):
+    """Cutting parameters into slices updated on several threads changes no bit."""
+    rng = np.random.default_rng(0)
+    shapes = {"0.W": (784, 512), "0.b": (512,), "2.W": (512, 256), "2.b": (256,)}
+    p1 = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+    p3 = {k: v.copy() for k, v in p1.items()}
+    serial, sliced = make(1), make(3)
+    for _ in range(3):
+        g = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+        serial.step(p1, {k: v.copy() for k, v in g.items()})
+        sliced.step(p3, {k: v.copy() for k, v in g.items()})
+    assert len(sliced._plan) == 3 and any(j[1].base is not None for j in sliced._plan[1])
+    for k in shapes:
+        np.testing.assert_array_equal(p1[k], p3[k])
+        for slot, arr in serial.state[k].items():
+            np.testing.assert_array_equal(arr, sliced.state[k][slot])
