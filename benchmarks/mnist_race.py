@@ -22,6 +22,7 @@ See benchmarks/README.md for what each number means.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import math
@@ -47,6 +48,7 @@ if str(HERE) not in sys.path:
 from recipes import Recipe, get_recipe, small_b32_recipe  # noqa: E402
 
 TARGET_ACC = 0.98
+CLEAN_SHARE = 0.10  # a round is "clean" if other processes used < 10% of a core throughout
 QUICK_SUBSET = 5000
 SUMMARY_HEADER = "== issue 8 targets =="
 
@@ -172,6 +174,58 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class Contention:
+    """CPU seconds that *other* processes used while a timed section ran (from /proc/stat).
+
+    busy CPU time of the whole machine minus this process's own CPU time.  With 2 cores and 2
+    BLAS threads, any foreign use slows the section (2-3x, says issue 8), so every timed
+    section records it: ``foreign / wall`` near 0 means the timing is clean.
+    """
+
+    TICK = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+
+    @classmethod
+    def _busy(cls) -> float:
+        try:
+            with open("/proc/stat") as fh:
+                f = [int(x) for x in fh.readline().split()[1:]]
+        except OSError:
+            return math.nan
+        return (sum(f[:8]) - f[3] - f[4]) * cls.TICK  # all but idle and iowait (no guest)
+
+    def __enter__(self) -> Contention:
+        t = os.times()
+        self.own0, self.busy0, self.wall0 = t.user + t.system, self._busy(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        t = os.times()
+        own = t.user + t.system - self.own0
+        self.wall = time.perf_counter() - self.wall0
+        self.foreign = max(0.0, self._busy() - self.busy0 - own)
+        self.share = self.foreign / self.wall if self.wall > 0 else 0.0
+
+
+def wait_quiet(max_wait: float, probe: float = 0.5) -> float:
+    """Wait (at most ``max_wait`` s) until other processes use < CLEAN_SHARE of a core."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < max_wait:
+        with Contention() as c:
+            time.sleep(probe)
+        if c.share < CLEAN_SHARE:
+            break
+    return time.perf_counter() - t0
+
+
+def blas_threads(n: int | None):
+    """Context limiting NumPy's BLAS to ``n`` threads (None: leave the default alone)."""
+    if n is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
+
+
 def torch_available() -> bool:
     try:
         import torch  # noqa: F401
@@ -192,12 +246,14 @@ def init_weights(recipe: Recipe, seed: int) -> list[tuple[np.ndarray, np.ndarray
 
 
 class FfnnTrainer:
-    name = "ffnn"
+    """ffnn.fit, one call per epoch.  ``threads`` limits NumPy's BLAS (None: the default)."""
 
-    def __init__(self, recipe: Recipe, weights, X: np.ndarray, y: np.ndarray, seed: int) -> None:
+    def __init__(self, recipe: Recipe, weights, X: np.ndarray, y: np.ndarray, seed: int,
+                 threads: int | None = None, name: str = "ffnn") -> None:
         import ffnn
 
         self.ffnn = ffnn
+        self.name, self.threads = name, threads
         self.recipe, self.X, self.y, self.seed = recipe, X, y, seed
         self.net = ffnn.mlp(list(recipe.sizes), activation=recipe.activation, seed=seed)
         params = self.net.parameters()
@@ -212,6 +268,10 @@ class FfnnTrainer:
         self.loop_seconds: list[float] = []
 
     def train_epoch(self, epoch: int) -> float:
+        with blas_threads(self.threads):
+            return self._train_epoch(epoch)
+
+    def _train_epoch(self, epoch: int) -> float:
         self.opt.lr = self.recipe.lr_at(epoch)
         t0 = time.perf_counter()
         self.history = self.ffnn.fit(self.net, self.X, self.y, "ce", self.opt, epochs=1,
@@ -222,7 +282,8 @@ class FfnnTrainer:
         return dt
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.net.predict(X)
+        with blas_threads(self.threads):
+            return self.net.predict(X)
 
     def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
         return float(np.mean(np.argmax(self.net.predict(X), axis=1) == y))
@@ -404,7 +465,11 @@ class MatmulBound:
         self.flops = sum(2 * nb * sizes[i] * sizes[i + 1] * (3 if i else 2)
                          for nb in self.batches for i in range(L))
 
-    def run_epoch(self) -> float:
+    def run_epoch(self, threads: int | None = None) -> float:
+        with blas_threads(threads):
+            return self._run_epoch()
+
+    def _run_epoch(self) -> float:
         A, W, Z, dZ, dW, dA = self.A, self.W, self.Z, self.dZ, self.dW, self.dA
         L = len(W)
         mm = np.matmul
@@ -439,6 +504,8 @@ def build_trainers(recipe: Recipe, X, y, seed: int, frameworks: list[str], threa
                    notes: list[str]) -> list:
     weights = init_weights(recipe, seed)
     trainers: list = [FfnnTrainer(recipe, weights, X, y, seed)]
+    if threads > 1:
+        trainers.append(FfnnTrainer(recipe, weights, X, y, seed, 1, name="ffnn-1t"))
     if "torch" in frameworks:
         trainers.append(TorchTrainer(recipe, weights, X, y, seed, threads))
         if threads > 1:
@@ -452,43 +519,55 @@ def build_trainers(recipe: Recipe, X, y, seed: int, frameworks: list[str], threa
 
 
 def race(recipe: Recipe, data, epochs: int, seed: int, frameworks: list[str], threads: int,
-         settle: float, with_bound: bool, notes: list[str]) -> dict:
+         settle: float, with_bound: bool, notes: list[str], quiet_wait: float = 0.0) -> dict:
     """Train every framework on ``recipe``, interleaved epoch by epoch; returns all numbers."""
     Xtr, ytr, Xte, yte = data
     trainers = build_trainers(recipe, Xtr, ytr, seed, frameworks, threads, notes)
     bound = MatmulBound(recipe.sizes, Xtr.shape[0], recipe.batch_size, seed) \
         if with_bound else None
-    names = [t.name for t in trainers] + (["matmul-bound"] if bound else [])
+    # the bound at the default BLAS threads, and at 1 thread (the like-for-like of ffnn-1t)
+    bounds = ([("matmul_bound", "matmul-bound", None)]
+              + ([("matmul_bound_1t", "bound-1t", 1)] if threads > 1 else [])) if bound else []
+    names = [t.name for t in trainers] + [b[1] for b in bounds]
     res: dict[str, Any] = {"recipe": recipe.as_dict(epochs), "n_train": int(Xtr.shape[0]),
                            "frameworks": {t.name: {"seconds": [], "test_acc": []}
                                           for t in trainers}}
-    if bound:
-        res["matmul_bound"] = {"seconds": [], "gflop_per_epoch": bound.flops / 1e9}
-    head = f"{'epoch':>5}" + "".join(f" | {n:>9} s   acc  " if n != "matmul-bound"
-                                     else f" | {n:>12} s" for n in names) + " | load"
+    for key, _, _ in bounds:
+        res[key] = {"seconds": [], "gflop_per_epoch": bound.flops / 1e9}
+    tnames = {t.name for t in trainers}
+    head = f"{'epoch':>5}" + "".join(f" | {n:>9} s   acc  " if n in tnames
+                                     else f" | {n:>12} s" for n in names) + " | busy  load"
     _log(head)
     res["loadavg"] = []
+    res["max_foreign_share"] = []
+    res["waited_s"] = []
     for epoch in range(epochs):
         row = f"{epoch + 1:>5}"
+        shares: list[float] = []
+        res["waited_s"].append(wait_quiet(quiet_wait) if quiet_wait else 0.0)
         for t in trainers:
             gc.collect()
             time.sleep(settle)  # let the previous framework's spinning threads go idle
-            c0 = time.process_time()
-            secs = t.train_epoch(epoch)
-            cpu = time.process_time() - c0
+            with Contention() as c:
+                secs = t.train_epoch(epoch)
             acc = t.accuracy(Xte, yte)
             r = res["frameworks"][t.name]
             r["seconds"].append(secs)
             r["test_acc"].append(acc)
-            r.setdefault("cpu_per_wall", []).append(cpu / secs)
+            r.setdefault("foreign_cpu_share", []).append(c.share)
             row += f" | {secs:9.3f}   {100 * acc:6.2f}"
-        if bound:
+            shares.append(c.share)
+        for key, _, n_threads in bounds:
             time.sleep(settle)
-            secs = bound.run_epoch()
-            res["matmul_bound"]["seconds"].append(secs)
+            with Contention() as c:
+                secs = bound.run_epoch(n_threads)
+            res[key]["seconds"].append(secs)
+            res[key].setdefault("foreign_cpu_share", []).append(c.share)
+            shares.append(c.share)
             row += f" | {secs:14.3f}"
         res["loadavg"].append(os.getloadavg()[0])
-        _log(row + f" | {res['loadavg'][-1]:4.1f}")
+        res["max_foreign_share"].append(max(shares))
+        _log(row + f" | {max(shares):4.2f} {res['loadavg'][-1]:5.1f}")
         if epoch == 0 and "torch" in res["frameworks"]:
             res["divergence_after_epoch1"] = _divergence(trainers)
     for t in trainers:
@@ -500,8 +579,16 @@ def race(recipe: Recipe, data, epochs: int, seed: int, frameworks: list[str], th
         if isinstance(t, FfnnTrainer):
             r["loop_seconds"] = t.loop_seconds
             r["median_loop_s_per_epoch"] = median_from_2(t.loop_seconds)
-    if bound:
-        res["matmul_bound"]["median_s_per_epoch"] = median_from_2(res["matmul_bound"]["seconds"])
+    for key, _, _ in bounds:
+        res[key]["median_s_per_epoch"] = median_from_2(res[key]["seconds"])
+    # rounds (epochs 2..N) in which no timed section saw other processes use > 10% of a core
+    clean = [e for e in range(1 if epochs > 1 else 0, epochs)
+             if res["max_foreign_share"][e] < CLEAN_SHARE]
+    res["clean_epochs"] = [e + 1 for e in clean]
+    if clean:
+        for r in list(res["frameworks"].values()) + [res[b[0]] for b in bounds]:
+            r["median_clean_s_per_epoch"] = float(statistics.median(r["seconds"][e]
+                                                                    for e in clean))
     res["_trainers"] = trainers
     return res
 
@@ -548,7 +635,7 @@ def moons_data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def moons_race(epochs: int, repeats: int, frameworks: list[str], threads: int,
-               settle: float) -> dict:
+               settle: float, quiet_wait: float = 0.0) -> dict:
     """Seed 001's network: mlp([2, 16, 32, 1], "sigmoid"), BCE, full-batch SGD lr 1.0."""
     import ffnn
 
@@ -609,7 +696,13 @@ def moons_race(epochs: int, repeats: int, frameworks: list[str], threads: int,
             dt = time.perf_counter() - t0
         return dt, float(np.mean(clf.predict(X) == y))
 
+    def run_ffnn_1t() -> tuple[float, float]:
+        with blas_threads(1):
+            return run_ffnn()
+
     runners: dict[str, Callable[[], tuple[float, float]]] = {"ffnn": run_ffnn}
+    if threads > 1:
+        runners["ffnn-1t"] = run_ffnn_1t
     if "torch" in frameworks:
         runners["torch"] = lambda: run_torch(threads)
         if threads > 1:
@@ -620,14 +713,20 @@ def moons_race(epochs: int, repeats: int, frameworks: list[str], threads: int,
                            "data_seed": MOONS_DATA_SEED, "init_seed": seed}
     raw: dict[str, list[float]] = {k: [] for k in runners}
     accs: dict[str, float] = {}
+    shares: dict[str, list[float]] = {k: [] for k in runners}
     for _ in range(repeats):
+        if quiet_wait:
+            wait_quiet(quiet_wait)
         for k, fn in runners.items():
             gc.collect()
             time.sleep(settle)
-            dt, acc = fn()
+            with Contention() as c:
+                dt, acc = fn()
             raw[k].append(dt)
+            shares[k].append(c.share)
             accs[k] = acc
     out["frameworks"] = {k: {"median_s": float(statistics.median(v)), "seconds": v,
+                             "foreign_cpu_share": shares[k],
                              "train_acc": accs[k]} for k, v in raw.items()}
     return out
 
@@ -762,9 +861,26 @@ def print_report(res: dict) -> None:
         _log(f"  {k:8s} {r['median_s_per_epoch']:7.3f} s/epoch   best acc "
              f"{100 * r['best_acc']:.2f}%   final {100 * r['final_acc']:.2f}%{extra}")
     f = fw["ffnn"]["median_s_per_epoch"]
-    for k in ("torch", "torch-1t", "sklearn"):
-        if k in fw:
-            _log(f"  ratio ffnn/{k}: {f / fw[k]['median_s_per_epoch']:.3f}")
+    for a in ("ffnn", "ffnn-1t"):
+        if a not in fw:
+            continue
+        fa = fw[a]["median_s_per_epoch"]
+        peers = [(k, fw[k]["median_s_per_epoch"]) for k in ("torch", "torch-1t", "sklearn")
+                 if k in fw]
+        peers += [(k, m[key]["median_s_per_epoch"]) for k, key in
+                  (("bound", "matmul_bound"), ("bound-1t", "matmul_bound_1t")) if key in m]
+        _log(f"  ratios {a}: " + ", ".join(f"/{k} {fa / v:.3f}" for k, v in peers))
+    clean = m.get("clean_epochs", [])
+    if clean and "median_clean_s_per_epoch" in fw["ffnn"]:
+        fc = fw["ffnn"]["median_clean_s_per_epoch"]
+        txt = ", ".join(f"ffnn/{k} {fc / r['median_clean_s_per_epoch']:.3f}"
+                        for k, r in fw.items() if k != "ffnn")
+        if "matmul_bound" in m:
+            txt += f", ffnn/bound {fc / m['matmul_bound']['median_clean_s_per_epoch']:.3f}"
+        _log(f"  clean rounds only ({len(clean)} of epochs 2..N with other processes < "
+             f"{100 * CLEAN_SHARE:.0f}% of a core): {txt}")
+    else:
+        _log("  clean rounds only: none (other processes were busy in every round)")
     if m.get("divergence_after_epoch1") is not None:
         _log(f"  same-recipe check: max|W_ffnn - W_torch| / max|W_ffnn| after epoch 1 = "
              f"{m['divergence_after_epoch1']:.2e}")
@@ -859,6 +975,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-memory", action="store_true", help="skip the memory subprocesses")
     p.add_argument("--settle", type=float, default=None,
                    help="seconds of idle before each timed section (default 0.3; 0.05 quick)")
+    p.add_argument("--quiet-wait", type=float, default=None,
+                   help="before each round, wait up to this many seconds for other processes "
+                        "to leave the CPU (default 30; 0 with --quick)")
     p.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -920,19 +1039,24 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     _log(f"\n== MNIST race, {recipe.name} recipe: seconds per epoch (training only) and test "
          "accuracy (%) ==")
-    res["mnist"] = race(recipe, data, epochs, args.seed, frameworks, threads, settle, True, notes)
+    quiet = args.quiet_wait if args.quiet_wait is not None else (0.0 if args.quick else 30.0)
+    res["mnist"] = race(recipe, data, epochs, args.seed, frameworks, threads, settle, True, notes,
+                        quiet)
     trainers = res["mnist"].pop("_trainers")
+    if quiet:
+        wait_quiet(quiet)
     res["inference"] = inference([t for t in trainers if t.name in ("ffnn", "torch", "sklearn")],
                                  data[2], 5 if args.quick else 20, settle)
     del trainers
     gc.collect()
 
     _log(f"\n== moons: {moons_epochs} full-batch epochs ==")
-    res["moons"] = moons_race(moons_epochs, 1 if args.quick else 3, frameworks, threads, settle)
+    res["moons"] = moons_race(moons_epochs, 1 if args.quick else 3, frameworks, threads, settle,
+                              quiet)
     _log("\n== 784-64-32-10 batch 32 race ==")
     small = replace(small_b32_recipe(), epochs=small_epochs)
     res["small"] = race(small, data, small_epochs, args.seed, frameworks, threads, settle,
-                        False, notes)
+                        False, notes, quiet)
     res["small"].pop("_trainers")
     gc.collect()
 
