@@ -9,26 +9,28 @@
 Names follow the math, with the Dense layers numbered from 1 (layer indices in
 ``net.layers`` count activations too; these names do not):
 
-=================  ==========================================================================
-``X``              the input batch (N, D_in)
-``W{l}``, ``b{l}`` Dense layer l's weights and bias *as used in the forward pass*, i.e. before
-                   the optimiser step
-``Z{l}``           Z_l = A_{l-1} W_l + b_l, the output of Dense layer l (A_0 = X)
-``A{l}``           A_l = f(Z_l), the output of the layer after Dense l (its activation);
-                   further parameter-free layers before the next Dense layer (e.g. Dropout)
-                   add ``A{l}_{kind}`` (``A1_dropout``), whose output feeds Dense l + 1
-``out``            the network output (the same array as the last ``Z{L}`` / ``A{l}``)
-``y``, ``loss``    the targets given to the loss and the loss value (a 0-d array)
-``dZ{l}``          dL/dZ_l, ``dA{l}`` dL/dA_l: the gradient of each quantity above, same shape
-``dW{l}``, ``db{l}`` dL/dW_l and dL/db_l as computed by backward (before any gradient clipping)
-``dX``             dL/dX, only when the data gradient was asked for (never inside ``fit``)
-``update_W{l}``,   the change the optimiser made: W_l(after step) - W_l(before step); only
-``update_b{l}``    for steps that end with an optimiser step (``fit``), not for a bare
-                   ``net.loss_and_gradients``
-=================  ==========================================================================
+======================  ========================================================================
+``X``                   the input batch (N, D_in)
+``W{l}``, ``b{l}``      Dense layer l's weights and bias *as used in the forward pass*,
+                        i.e. before the optimiser step
+``Z{l}``                Z_l = A_{l-1} W_l + b_l, the output of Dense layer l (A_0 = X)
+``A{l}``                A_l = f(Z_l), the output of the layer after Dense l (its activation);
+                        further parameter-free layers before the next Dense layer (e.g.
+                        Dropout) add ``A{l}_{kind}`` (``A1_dropout``), which feeds Dense l + 1
+``out``                 the network output (the same array as the last ``Z{L}`` / ``A{l}``)
+``y``, ``loss``         the targets given to the loss and the loss value (a 0-d array)
+``dZ{l}``, ``dA{l}``    dL/dZ_l and dL/dA_l: the gradient of each quantity, same shape
+``dW{l}``, ``db{l}``    dL/dW_l and dL/db_l as backward computed them (before any clipping)
+``dX``                  dL/dX, only when the data gradient was asked for (never in ``fit``)
+``update_W{l}``,        the change the optimiser made, W_l(after) - W_l(before); only for
+``update_b{l}``         steps that end with an optimiser step (``fit``), not for a bare
+                        ``net.loss_and_gradients`` or ``train_step``
+======================  ========================================================================
 
 A *step* starts with each training-mode forward pass (``training=True``: ``fit``,
-``train_step``, ``net.loss_and_gradients``); inference passes (``predict``, the validation pass
+``train_step``, ``net.loss_and_gradients``; ``train_step`` called by hand announces neither
+its loss nor its update, so those two are recorded inside ``fit`` and, for the loss, in
+``loss_and_gradients``); inference passes (``predict``, the validation pass
 inside ``fit``) are not steps and are not recorded.  Steps are counted from 0 from the moment
 the trace starts.  Outside the selected steps the observer returns at once, and after the last
 selected step it leaves ``net.hooks``, so the rest of a long run takes the hook-free path.
@@ -199,7 +201,6 @@ class Trace(Sequence):
         self._current: Step | None = None
         self._names = layer_names(net)
         self._dense = {i: l for i, (name, l) in enumerate(self._names) if name == f"Z{l}"}
-        self._before: dict[str, np.ndarray] = {}
         self._recorder = _Recorder(self)
 
     # ---- Sequence
@@ -253,7 +254,6 @@ class Trace(Sequence):
             acts[l] = "identity"
         self._current = Step(k, self.net.output_kind(), dict(sorted(acts.items())))
         self.steps.append(self._current)
-        self._before = {}
 
     def on_forward(self, i: int, layer: Layer, x, out, training: bool) -> None:
         if i == 0 and training:
