@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-from . import callbacks, functional, gradcheck, init, io, schedules
+from . import callbacks, functional, gradcheck, init, io, schedules, tracing
 from ._version import __version__ as __version__
 from .activations import (
     ELU,
@@ -32,11 +32,11 @@ from .layers import Dense, Dropout, Layer
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
 from .network import Sequential, mlp
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, get_optimizer
+from .tracing import trace
 from .training import Callback, History, TrainingDiverged, evaluate, fit, train_step
 
 # Submodules with optional dependencies, imported on first attribute access.
-_LAZY = {"datasets", "metrics", "plots", "cli", "sklearn", "diagnostics", "explain",
-         "tracing"}
+_LAZY = {"datasets", "metrics", "plots", "cli", "sklearn", "diagnostics", "explain"}
 
 
 def __getattr__(name: str):
@@ -52,5 +52,5 @@ __all__ = [
     "SoftmaxCrossEntropy", "Softplus", "Tanh", "TrainingDiverged", "check_layer",
     "check_network", "evaluate", "fit", "functional", "get_activation", "get_loss",
     "get_optimizer", "gradcheck", "init", "mlp", "train_step", "save", "load",
-    "load_checkpoint", "callbacks", "schedules", "io",
+    "load_checkpoint", "callbacks", "schedules", "io", "trace", "tracing",
 ]

@@ -144,6 +144,9 @@ def train_step(net: Sequential, loss: Loss, optimizer: Optimizer, X: np.ndarray,
     """One gradient-descent step on the batch (X, y); returns the batch loss before the step."""
     out = net._forward(X, training=True)  # forward:  output = f(X; theta)
     value = loss.forward(out, y)  # loss:     L(output, y)
+    if net.hooks:  # observers (ffnn.trace) also see the loss and the update
+        _observed_step(net, loss, optimizer, out, value, y)
+        return value
     net.backward(loss.backward(), input_grad=False)  # backward: dL/dtheta
     optimizer.step(net.parameters(), net.gradients())  # step:     theta <- update(theta, dL/dtheta)
     return value
@@ -403,7 +406,7 @@ def fit(
     full_batch = B == n
     callbacks = list(callbacks)
     ctx = TrainingContext(net, loss, optimizer, history, seed, epoch=start)
-    ctx.extra["fit"] = {"batch_size": batch_size, "shuffle": shuffle,
+    ctx.extra["fit"] = {"batch_size": batch_size, "shuffle": shuffle, "n_samples": n,
                         "target_epochs": start + epochs, "validation_split": validation_split}
     start_batch = _resume.batch if _resume is not None else 0
     resume_state = (_resume.resume_state or {}) if _resume is not None else {}
@@ -498,8 +501,8 @@ def fit(
                     break
     finally:
         progress.close()
-    for cb in callbacks:
-        cb.on_train_end({"interrupted": history.interrupted})
+        for cb in callbacks:  # also after an error, so observers leave net.hooks
+            cb.on_train_end({"interrupted": history.interrupted})
     return history
 
 
