@@ -31,7 +31,8 @@ import numpy as np
 
 from ._checks import check_nonneg_float, check_positive_float, check_probability
 
-#: parameters with fewer elements than this are never cut into slices
+#: parameters with fewer elements than this are never cut into slices, and networks with fewer
+#: than twice as many are updated on one thread (handing work to a thread costs ~20 us)
 MIN_SLICE = 1 << 15
 _POOL: ThreadPoolExecutor | None = None
 
@@ -103,7 +104,8 @@ class Optimizer:
         key = tuple((k, id(p), id(grads[k]), p.shape) for k, p in params.items())
         if key == self._plan_key:
             return self._plan
-        n = self.threads
+        total = sum(p.size for p in params.values())
+        n = self.threads if total >= 2 * MIN_SLICE else 1  # small nets: threads cost more
         jobs = []
         for name, p in params.items():
             arrays = [p, grads[name], *self.state[name].values(), self._scratch[name]]
