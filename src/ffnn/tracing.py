@@ -23,14 +23,12 @@ Names follow the math, with the Dense layers numbered from 1 (layer indices in
 ``dW{l}``, ``db{l}``    dL/dW_l and dL/db_l as backward computed them (before any clipping)
 ``dX``                  dL/dX, only when the data gradient was asked for (never in ``fit``)
 ``update_W{l}``,        the change the optimiser made, W_l(after) - W_l(before); only for
-``update_b{l}``         steps that end with an optimiser step (``fit``), not for a bare
-                        ``net.loss_and_gradients`` or ``train_step``
+``update_b{l}``         steps that end with an optimiser step (``fit``, ``train_step``), not
+                        for a bare ``net.loss_and_gradients``
 ======================  ========================================================================
 
 A *step* starts with each training-mode forward pass (``training=True``: ``fit``,
-``train_step``, ``net.loss_and_gradients``; ``train_step`` called by hand announces neither
-its loss nor its update, so those two are recorded inside ``fit`` and, for the loss, in
-``loss_and_gradients``); inference passes (``predict``, the validation pass
+``train_step``, ``net.loss_and_gradients``); inference passes (``predict``, the validation pass
 inside ``fit``) are not steps and are not recorded.  Steps are counted from 0 from the moment
 the trace starts.  Outside the selected steps the observer returns at once, and after the last
 selected step it leaves ``net.hooks``, so the rest of a long run takes the hook-free path.
