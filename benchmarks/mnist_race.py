@@ -519,8 +519,14 @@ def build_trainers(recipe: Recipe, X, y, seed: int, frameworks: list[str], threa
 
 
 def race(recipe: Recipe, data, epochs: int, seed: int, frameworks: list[str], threads: int,
-         settle: float, with_bound: bool, notes: list[str], quiet_wait: float = 0.0) -> dict:
-    """Train every framework on ``recipe``, interleaved epoch by epoch; returns all numbers."""
+         settle: float, with_bound: bool, notes: list[str], quiet_wait: float = 0.0,
+         budget_s: float | None = None) -> dict:
+    """Train every framework on ``recipe``, interleaved epoch by epoch; returns all numbers.
+
+    With ``budget_s``, no new round starts once that many seconds have passed (the report
+    then says how many epochs ran).
+    """
+    t_begin = time.perf_counter()
     Xtr, ytr, Xte, yte = data
     trainers = build_trainers(recipe, Xtr, ytr, seed, frameworks, threads, notes)
     bound = MatmulBound(recipe.sizes, Xtr.shape[0], recipe.batch_size, seed) \
@@ -542,6 +548,12 @@ def race(recipe: Recipe, data, epochs: int, seed: int, frameworks: list[str], th
     res["max_foreign_share"] = []
     res["waited_s"] = []
     for epoch in range(epochs):
+        if budget_s is not None and epoch and time.perf_counter() - t_begin > budget_s:
+            notes.append(f"{recipe.name}: stopped after {epoch} of {epochs} epochs "
+                         f"(--budget-minutes reached)")
+            _log(f"  (time budget reached: stopping after {epoch} epochs)")
+            epochs = epoch
+            break
         row = f"{epoch + 1:>5}"
         shares: list[float] = []
         res["waited_s"].append(wait_quiet(quiet_wait) if quiet_wait else 0.0)
@@ -570,6 +582,7 @@ def race(recipe: Recipe, data, epochs: int, seed: int, frameworks: list[str], th
         _log(row + f" | {max(shares):4.2f} {res['loadavg'][-1]:5.1f}")
         if epoch == 0 and "torch" in res["frameworks"]:
             res["divergence_after_epoch1"] = _divergence(trainers)
+    res["epochs_run"] = epochs
     for t in trainers:
         r = res["frameworks"][t.name]
         r["median_s_per_epoch"] = median_from_2(r["seconds"])
@@ -977,7 +990,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="seconds of idle before each timed section (default 0.3; 0.05 quick)")
     p.add_argument("--quiet-wait", type=float, default=None,
                    help="before each round, wait up to this many seconds for other processes "
-                        "to leave the CPU (default 30; 0 with --quick)")
+                        "to leave the CPU (default 10; 0 with --quick)")
+    p.add_argument("--budget-minutes", type=float, default=None,
+                   help="start no new MNIST round after this many minutes (shared machines)")
     p.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -1039,9 +1054,9 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     _log(f"\n== MNIST race, {recipe.name} recipe: seconds per epoch (training only) and test "
          "accuracy (%) ==")
-    quiet = args.quiet_wait if args.quiet_wait is not None else (0.0 if args.quick else 30.0)
+    quiet = args.quiet_wait if args.quiet_wait is not None else (0.0 if args.quick else 10.0)
     res["mnist"] = race(recipe, data, epochs, args.seed, frameworks, threads, settle, True, notes,
-                        quiet)
+                        quiet, None if args.budget_minutes is None else 60 * args.budget_minutes)
     trainers = res["mnist"].pop("_trainers")
     if quiet:
         wait_quiet(quiet)
