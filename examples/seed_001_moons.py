@@ -85,7 +85,7 @@ def run(name: str, epochs: int, n_check: int, out: Path) -> list[float]:
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     # fast: fewer epochs and gradient checks on the first 100 points instead of all 1000
-    epochs, n_check = (1000, 100) if args.fast else (2000, 1000)
+    epochs, n_check = (600, 100) if args.fast else (2000, 1000)
     fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
     for name in DATASETS:
         losses = run(name, epochs, n_check, args.output_dir)
