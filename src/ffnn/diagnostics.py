@@ -315,6 +315,7 @@ def plot_gradient_flow(norms, labels: list[str] | None = None, ax=None, title: s
         g = np.asarray(g, dtype=float)
         ax.plot(np.arange(1, len(g) + 1), g, marker="o", label=label)
     ax.set_yscale("log")
+    ax.set_xticks(np.arange(1, max(len(np.asarray(g)) for g in series) + 1))
     ax.set_xlabel("Dense layer l  (1 = next to the input)")
     ax.set_ylabel(r"$\|dW_l\| / \sqrt{n_l}$")
     ax.set_title(title or "gradient flow: gradient per weight, layer by layer")
