@@ -245,12 +245,19 @@ def init_weights(recipe: Recipe, seed: int) -> list[tuple[np.ndarray, np.ndarray
     return [(p[f"{i}.W"].copy(), p[f"{i}.b"].copy()) for i in dense]
 
 
+#: set by ``--fused``: ffnn's Adam runs its update as one compiled loop (numba), bit-identical
+FUSED = False
+
+
 class FfnnTrainer:
     """ffnn.fit, one call per epoch.  ``threads`` limits NumPy's BLAS (None: the default)."""
 
     def __init__(self, recipe: Recipe, weights, X: np.ndarray, y: np.ndarray, seed: int,
-                 threads: int | None = None, name: str = "ffnn") -> None:
+                 threads: int | None = None, name: str = "ffnn",
+                 fused: bool | None = None) -> None:
         import ffnn
+
+        fused = FUSED if fused is None else fused
 
         self.ffnn = ffnn
         self.name, self.threads = name, threads
@@ -261,9 +268,17 @@ class FfnnTrainer:
         for i, (W, b) in zip(dense, weights, strict=True):
             params[f"{i}.W"][...] = W
             params[f"{i}.b"][...] = b
+        if recipe.dropout:  # Dropout(p) after every hidden activation
+            layers = []
+            for layer in self.net.layers:
+                layers.append(layer)
+                if isinstance(layer, ffnn.Activation):
+                    layers.append(ffnn.Dropout(recipe.dropout))
+            self.net = ffnn.Sequential(*layers)
         self.opt = (ffnn.AdamW(recipe.lr, recipe.beta1, recipe.beta2, recipe.eps,
-                               weight_decay=recipe.weight_decay) if recipe.weight_decay else
-                    ffnn.Adam(recipe.lr, recipe.beta1, recipe.beta2, recipe.eps))
+                               weight_decay=recipe.weight_decay, fused=fused)
+                    if recipe.weight_decay else
+                    ffnn.Adam(recipe.lr, recipe.beta1, recipe.beta2, recipe.eps, fused=fused))
         self.history = None
         self.loop_seconds: list[float] = []
 
@@ -302,7 +317,7 @@ def _torch_act(name: str):
     return acts[name]()
 
 
-def torch_mlp(sizes, activation: str, weights):
+def torch_mlp(sizes, activation: str, weights, dropout: float = 0.0):
     import torch
 
     layers = []
@@ -314,6 +329,8 @@ def torch_mlp(sizes, activation: str, weights):
         layers.append(lin)
         if i < len(weights) - 1:
             layers.append(_torch_act(activation))
+            if dropout:
+                layers.append(torch.nn.Dropout(dropout))
     return torch.nn.Sequential(*layers)
 
 
@@ -333,7 +350,7 @@ class TorchTrainer:
         torch.set_num_threads(threads)
         self.torch = torch
         self.recipe, self.seed, self.n = recipe, seed, X.shape[0]
-        self.model = torch_mlp(recipe.sizes, recipe.activation, weights)
+        self.model = torch_mlp(recipe.sizes, recipe.activation, weights, recipe.dropout)
         lins = [m for m in self.model if isinstance(m, torch.nn.Linear)]
         if recipe.weight_decay:
             groups = [{"params": [m.weight for m in lins], "weight_decay": recipe.weight_decay},
@@ -504,6 +521,8 @@ def build_trainers(recipe: Recipe, X, y, seed: int, frameworks: list[str], threa
                    notes: list[str]) -> list:
     weights = init_weights(recipe, seed)
     trainers: list = [FfnnTrainer(recipe, weights, X, y, seed)]
+    if FUSED:  # the plain NumPy update too, measured in the same run
+        trainers.append(FfnnTrainer(recipe, weights, X, y, seed, name="ffnn-numpy", fused=False))
     if threads > 1:
         trainers.append(FfnnTrainer(recipe, weights, X, y, seed, 1, name="ffnn-1t"))
     if "torch" in frameworks:
@@ -511,8 +530,9 @@ def build_trainers(recipe: Recipe, X, y, seed: int, frameworks: list[str], threa
         if threads > 1:
             trainers.append(TorchTrainer(recipe, weights, X, y, seed, 1, name="torch-1t"))
     if "sklearn" in frameworks:
-        if recipe.weight_decay:
-            notes.append(f"{recipe.name}: scikit-learn skipped (no decoupled weight decay)")
+        if recipe.weight_decay or recipe.dropout:
+            notes.append(f"{recipe.name}: scikit-learn skipped (it has no decoupled weight "
+                         "decay and no dropout)")
         else:
             trainers.append(SklearnTrainer(recipe, weights, X, y, seed))
     return trainers
@@ -804,6 +824,8 @@ def measure_memory(frameworks: list[str], args: argparse.Namespace, epochs: int)
                "--epochs", str(epochs)]
         if args.quick:
             cmd.append("--quick")
+        if FUSED:
+            cmd.append("--fused")
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
         if proc.returncode != 0:
             out[fw] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"]}
@@ -1012,6 +1034,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="CI smoke: 1 epoch on a 5000-image subset, small sections shrunk")
     p.add_argument("--skip-torch", action="store_true", help="leave PyTorch out")
+    p.add_argument("--fused", action="store_true",
+                   help="ffnn's Adam with fused=True (one compiled pass; needs numba)")
     p.add_argument("--skip-sklearn", action="store_true", help="leave scikit-learn out")
     p.add_argument("--recipe", choices=["plain", "recommended"], default="plain",
                    help="benchmarks/recipes.py: plain (issue 3 point 2) or recommended (hook)")
@@ -1038,6 +1062,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    global FUSED
+    FUSED = bool(args.fused)
     threads = n_cores()
     recipe = get_recipe(args.recipe)
     subset = QUICK_SUBSET if args.quick else None
@@ -1088,7 +1114,8 @@ def main(argv: list[str] | None = None) -> int:
     _log(f"mnist_race: {env['cpu']}, {threads} cores, "
          + ", ".join(f"{k} {v}" for k, v in versions.items()))
     _log(f"data: {how}; train {data[0].shape}, test {data[2].shape}; recipe {recipe.name}: "
-         f"{recipe.description}; {epochs} epoch(s); frameworks: {', '.join(frameworks)}")
+         f"{recipe.description}; {epochs} epoch(s); frameworks: {', '.join(frameworks)}; "
+         f"ffnn Adam: {'fused (numba, one pass)' if FUSED else 'plain NumPy'}")
 
     res: dict[str, Any] = {"env": env, "notes": notes, "args": {
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}

@@ -28,6 +28,7 @@ batch_size            ``fit``            index batches       ``batch_size``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -46,6 +47,8 @@ class Recipe:
     eps: float = 1e-8
     #: decoupled weight decay (AdamW) applied to weight matrices only; 0 means plain Adam
     weight_decay: float = 0.0
+    #: dropout probability after every hidden activation (ffnn and PyTorch; 0 = none)
+    dropout: float = 0.0
     #: default number of epochs (``--epochs`` overrides it)
     epochs: int = 20
     #: learning rate for a 0-based epoch; None means the constant ``lr``
@@ -69,6 +72,7 @@ class Recipe:
             "beta2": self.beta2,
             "eps": self.eps,
             "weight_decay": self.weight_decay,
+            "dropout": self.dropout,
             "epochs": n,
             "lr_per_epoch": None if self.lr_schedule is None else
             [self.lr_at(e) for e in range(n)],
@@ -85,14 +89,17 @@ def plain_recipe() -> Recipe:
 
 
 def recommended_recipe() -> Recipe:
-    """The recommended recipe of issue 3 point 2 -- a hook, currently the plain recipe.
+    """The recommended MNIST recipe (issue 3 point 2): the plain recipe plus Dropout(0.2) after
+    every hidden ReLU and a cosine learning-rate decay from 1e-3 to 0 over 30 epochs.
 
-    Replace the body with the measured recipe (e.g. ``replace(plain_recipe(), name=
-    "recommended", epochs=30, lr_schedule=..., weight_decay=...)``) and document the
-    measurement that justifies it.
+    Measured with ffnn (seed 0, 2026-11-22): 98.5% test accuracy first at epoch 19, see
+    docs/mnist.md for the per-epoch numbers.  Dropout keeps the 567k-parameter network from
+    memorising the training set; the cosine decay lets Adam settle instead of hovering.
     """
-    return replace(plain_recipe(), name="recommended",
-                   description="placeholder: identical to the plain recipe until filled in")
+    return replace(plain_recipe(), name="recommended", epochs=30, dropout=0.2,
+                   lr_schedule=lambda e: 0.5e-3 * (1.0 + math.cos(math.pi * e / 30)),
+                   description="plain + Dropout(0.2) after each hidden ReLU + cosine lr decay "
+                   "1e-3 -> 0 over 30 epochs")
 
 
 def small_b32_recipe() -> Recipe:

@@ -14,6 +14,13 @@ Shared options (all optimisers):
 
 Updates are written in place with a scratch buffer per parameter, so a step allocates nothing.
 
+Subnormal numbers: a weight whose gradient is always exactly 0 (a pixel that is black in every
+image, a dead ReLU unit) sees its moments decay geometrically (m <- 0.9 m) until they fall
+below float32's smallest normal number, 1.2e-38.  Arithmetic on such subnormal numbers is
+many times slower on common CPUs, and on MNIST it doubled the cost of Adam within a few epochs.
+So every ``FLUSH_EVERY`` steps, state entries smaller than ``FLUSH_BELOW`` in magnitude are set
+to exactly 0.  The update this removes is below lr * 1e-30 / eps: invisible in float32.
+
 Speed: an update is elementwise, so it can be cut into slices that are independent of each
 other.  With ``threads`` > 1, big parameters are cut into that many flat slices and the slices
 are updated at the same time on a small thread pool.  This is plain NumPy: its elementwise
@@ -30,6 +37,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ._checks import check_nonneg_float, check_positive_float, check_probability
+
+#: every FLUSH_EVERY steps, optimiser state entries below FLUSH_BELOW in magnitude become 0
+FLUSH_EVERY = 50
+FLUSH_BELOW = 1e-30
 
 #: parameters with fewer elements than this are never cut into slices, and networks with fewer
 #: than twice as many are updated on one thread (handing work to a thread costs ~20 us)
@@ -94,10 +105,15 @@ class Optimizer:
             f.result()
 
     def _run(self, jobs: list[tuple], lr: float) -> None:
+        flush = self.iterations % FLUSH_EVERY == 0
         for name, p, g, state, s in jobs:
             if self.weight_decay and name.endswith("W"):
                 g += self.weight_decay * p  # L2 penalty: d/dW (wd/2 ||W||^2) = wd W
             self._update(name, p, g, state, s, lr)
+            if flush:
+                for arr in state.values():
+                    np.abs(arr, out=s)
+                    np.copyto(arr, 0, where=s < FLUSH_BELOW)
 
     def _slices(self, params, grads) -> list[list[tuple]]:
         """Work for each thread: (name, p, g, state, scratch) over whole arrays or flat slices."""
@@ -287,25 +303,50 @@ class Adam(Optimizer):
     The last line is computed as W -= [lr sqrt(1 - beta2^t) / (1 - beta1^t)] m / (sqrt(v) + eps'),
     eps' = eps sqrt(1 - beta2^t): the same number (multiply through by sqrt(1 - beta2^t)) with
     fewer passes over memory.
+
+    ``fused=True`` runs the same arithmetic as one compiled loop (``ffnn._fused``, needs numba):
+    bit-identical results, one pass over memory instead of twelve.
     """
 
     name = "adam"
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, clip_norm: float | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, fused: bool = False):
         super().__init__(lr, weight_decay, clip_norm, threads)
         self.beta1 = check_probability(beta1, "beta1")
         self.beta2 = check_probability(beta2, "beta2")
         self.eps = check_positive_float(eps, "eps")
+        self.fused = bool(fused)
+        self._kernel = None
+        if self.fused:
+            try:
+                from ._fused import adam_update
+            except ImportError as exc:
+                raise ImportError("fused=True needs numba: pip install 'ffnn[fast]'") from exc
+            self._kernel = adam_update
 
     def _init_state(self, p):
         return {"m": np.zeros_like(p), "v": np.zeros_like(p)}
+
+    def _decay(self, name: str, lr: float) -> float:
+        """Factor applied to W before the step: 1 for Adam (AdamW decays here)."""
+        return 1.0
 
     def _update(self, name, p, g, state, s, lr):
         t = self.iterations
         b1, b2 = self.beta1, self.beta2
         m, v = state["m"], state["v"]
+        decay = self._decay(name, lr)
+        sqrt_bc2 = math.sqrt(1.0 - b2**t)
+        step = lr * sqrt_bc2 / (1.0 - b1**t)
+        eps_hat = self.eps * sqrt_bc2
+        if self._kernel is not None:
+            self._kernel(p, g, m, v, decay=decay, beta1=b1, beta2=b2, eps_hat=eps_hat,
+                         step=step)
+            return
+        if decay != 1.0:
+            p *= decay
         np.subtract(g, m, out=s)
         s *= 1.0 - b1
         m += s  # m <- m + (1 - b1)(g - m) = b1 m + (1 - b1) g
@@ -313,16 +354,26 @@ class Adam(Optimizer):
         np.multiply(g, g, out=s)
         s *= 1.0 - b2
         v += s  # v <- b2 v + (1 - b2) g^2
-        sqrt_bc2 = math.sqrt(1.0 - b2**t)
-        step = lr * sqrt_bc2 / (1.0 - b1**t)
         np.sqrt(v, out=s)
-        s += self.eps * sqrt_bc2  # sqrt(v_hat) + eps, times sqrt(1 - b2^t)
+        s += eps_hat  # sqrt(v_hat) + eps, times sqrt(1 - b2^t)
         np.divide(m, s, out=s)
         s *= step
         p -= s
 
     def config(self):
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+    def __getstate__(self):  # the compiled kernel is looked up again, not copied
+        state = dict(self.__dict__)
+        state["_kernel"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.fused:
+            from ._fused import adam_update
+
+            self._kernel = adam_update
 
 
 class AdamW(Adam):
@@ -340,14 +391,14 @@ class AdamW(Adam):
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.01, clip_norm: float | None = None,
-                 threads: int | None = None):
-        super().__init__(lr, beta1, beta2, eps, 0.0, clip_norm, threads)
+                 threads: int | None = None, fused: bool = False):
+        super().__init__(lr, beta1, beta2, eps, 0.0, clip_norm, threads, fused)
         self.decoupled_weight_decay = check_nonneg_float(weight_decay, "weight_decay")
 
-    def _update(self, name, p, g, state, s, lr):
+    def _decay(self, name: str, lr: float) -> float:
         if self.decoupled_weight_decay and name.endswith("W"):
-            p *= 1.0 - lr * self.decoupled_weight_decay
-        super()._update(name, p, g, state, s, lr)
+            return 1.0 - lr * self.decoupled_weight_decay
+        return 1.0
 
     def config(self):
         cfg = super().config()
