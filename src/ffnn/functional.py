@@ -17,8 +17,16 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     For x <  0:  sigma(x) = e / (1 + e),      e = exp(x)   = exp(-|x|)
     """
     x = np.asarray(x)
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    e = np.empty_like(x)
+    np.abs(x, out=e)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # e = exp(-|x|), in (0, 1]
+    d = e + 1.0  # 1 + e
+    np.copyto(e, 1.0, where=x >= 0)  # numerator: 1 for x >= 0, e for x < 0
+    e /= d
+    return e
 
 
 def softplus(x: np.ndarray) -> np.ndarray:

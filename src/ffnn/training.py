@@ -306,6 +306,24 @@ class _Progress:
             self.bar.close()
 
 
+#: below this many multiply-adds per sample and batch (batch size x parameters), fit runs the
+#: BLAS on one thread: handing tiny matrix products to a second thread costs more than it saves
+#: (measured: seed 001's moons network trains ~20% faster on one thread, MNIST's 567k-parameter
+#: network ~1.5x slower)
+SMALL_WORK = 4_000_000
+
+
+def _blas_threads_for(work: int):
+    """One BLAS thread for small networks (needs threadpoolctl; otherwise leave BLAS alone)."""
+    if work >= SMALL_WORK:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 @contextlib.contextmanager
 def _stop_on_sigint(flag: dict):
     """While active, Ctrl-C sets flag["stop"] instead of raising mid-update."""
@@ -427,16 +445,18 @@ def fit(
     try:
         # Overflow to inf/NaN is caught by the divergence guard below with a clear message,
         # so NumPy's own overflow warnings would only be noise in front of it.
-        with _stop_on_sigint(flag), np.errstate(over="ignore", invalid="ignore"):
+        with _stop_on_sigint(flag), np.errstate(over="ignore", invalid="ignore"), \
+                _blas_threads_for(B * net.n_params()):
             for epoch in range(start, start + epochs):
                 ctx.epoch = epoch
                 for cb in callbacks:
                     cb.on_epoch_begin(epoch)
-                rng = np.random.default_rng([seed, epoch])
                 for i, layer in dropouts:
                     layer.rng = np.random.default_rng([seed, epoch, i])
-                order = rng.permutation(n) if shuffle and not full_batch else None
-                last_good = net.get_weights()
+                order = None
+                if shuffle and not full_batch:
+                    order = np.random.default_rng([seed, epoch]).permutation(n)
+                last_good = _snapshot(net, last_good)
                 running = _Running(loss)
                 first = 0
                 if start_batch and epoch == start:  # resuming in the middle of this epoch
@@ -504,6 +524,16 @@ def fit(
         for cb in callbacks:  # also after an error, so observers leave net.hooks
             cb.on_train_end({"interrupted": history.interrupted})
     return history
+
+
+def _snapshot(net: Sequential, into: dict | None) -> dict:
+    """Copy the weights (into the arrays of the previous snapshot when they still fit)."""
+    params = net.parameters()
+    if into is None or into.keys() != params.keys():
+        return {k: v.copy() for k, v in params.items()}
+    for k, v in params.items():
+        np.copyto(into[k], v)
+    return into
 
 
 def _diverged(net, last_good, epoch, batch, history, running, optimizer) -> None:
