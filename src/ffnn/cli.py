@@ -279,23 +279,18 @@ def build_callbacks(cfg):
     return callbacks
 
 
-class _Standardizer:
-    """x' = (x - mean) / std with mean and std from the training part (kept in the model)."""
+def _scaler_from_json(st: dict):
+    """The feature scaling stored with a model (a fitted ``ffnn.datasets.Standardizer``)."""
+    from .datasets import Standardizer
 
-    def __init__(self, mean, std):
-        self.mean = np.asarray(mean, dtype=np.float64)
-        self.std = np.asarray(std, dtype=np.float64)
+    scaler = Standardizer()
+    scaler.mean_ = np.asarray(st["mean"], dtype=np.float64)
+    scaler.scale_ = np.asarray(st["std"], dtype=np.float64)
+    return scaler
 
-    @classmethod
-    def fit(cls, X):
-        std = X.std(axis=0)
-        return cls(X.mean(axis=0), np.where(std > 0, std, 1.0))
 
-    def __call__(self, X):
-        return (np.asarray(X, dtype=np.float64) - self.mean) / self.std
-
-    def to_json(self):
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+def _scaler_to_json(scaler) -> dict:
+    return {"mean": scaler.mean_.tolist(), "std": scaler.scale_.tolist()}
 
 
 class _ModelExtra:
@@ -405,13 +400,15 @@ def _train(cfg, run: Path, verbose: int, resume) -> int:
     loss = _loss_for(cfg, data.task)
     standardize = cfg.standardize if cfg.standardize is not None else \
         (data.name not in ("mnist", "fashion_mnist", "digits"))
-    scaler = _Standardizer.fit(data.X_train) if standardize else None
-    prep = scaler if scaler is not None else (lambda X: X)
+    from .datasets import Standardizer
+
+    scaler = Standardizer().fit(data.X_train) if standardize else None
+    prep = scaler.transform if scaler is not None else (lambda X: X)
     Xtr, Xte = prep(data.X_train), prep(data.X_test)
     data_hash = _data_hash(data.X_train, data.y_train)
     extra = {"task": data.task, "loss": loss, "classes": data.classes,
              "feature_names": data.feature_names, "dataset": cfg.dataset,
-             "standardize": scaler.to_json() if scaler is not None else None}
+             "standardize": _scaler_to_json(scaler) if scaler is not None else None}
     manifest_path = run / "manifest.json"
     if resume is None:
         net = build_network(cfg, Xtr.shape[1], _n_outputs(loss, data))
@@ -536,7 +533,7 @@ def _load_model(path):
 
 def _prepare(extra: dict):
     st = extra.get("standardize")
-    return _Standardizer(st["mean"], st["std"]) if st else (lambda X: np.asarray(X, float))
+    return _scaler_from_json(st).transform if st else (lambda X: np.asarray(X, float))
 
 
 def cmd_evaluate(args) -> int:
@@ -640,7 +637,9 @@ def cmd_gradcheck(args) -> int:
     data = load_data(cfg)
     loss = _loss_for(cfg, data.task)
     n = min(args.samples, len(data.X_train))
-    X = _Standardizer.fit(data.X_train)(data.X_train[:n])
+    from .datasets import Standardizer
+
+    X = Standardizer().fit(data.X_train).transform(data.X_train[:n])
     net = build_network(cfg, X.shape[1], _n_outputs(loss, data))
     report = ffnn.check_network(net, X, data.y_train[:n], loss, max_checks=args.max_checks,
                                 tol=args.tol)
