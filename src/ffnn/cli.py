@@ -695,11 +695,13 @@ def cmd_demo(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ffnn.save(net, out / "model.npz", extra={"task": "binary", "loss": "bce",
                                              "classes": [0, 1], "dataset": "moons"})
-    try:
-        from .plots import plot_decision_boundary
-    except ImportError:
-        print("(install ffnn[plots] for the decision-boundary picture)")
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        print("(the decision-boundary picture needs matplotlib: pip install 'ffnn[all]')")
     else:
+        from .plots import plot_decision_boundary
+
         png = out / "decision_boundary.png"
         plot_decision_boundary(net, X, y, title=f"seed 001: moons, 2-16-32-1 sigmoid "
                                f"(accuracy {accuracy:.3f})", save=png)
@@ -827,6 +829,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ffnn: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        if args.debug:
+            raise
+        print(f"ffnn: error: this command needs the optional package {exc.name!r}: "
+              "pip install 'ffnn[all]'", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # one clear line unless --debug
         if args.debug:
             raise
