@@ -937,7 +937,9 @@ def print_report(res: dict) -> None:
         _log("  clean rounds only: none (other processes were busy in every round)")
     if m.get("same_recipe_check") is not None:
         _log(f"  same-recipe check: max|W_ffnn - W_torch| / max|W_ffnn| after 10 identical "
-             f"batches = {m['same_recipe_check']:.2e} (float32 noise)")
+             f"batches = {m['same_recipe_check']:.2e} "
+             + ("(dropout: each framework draws its own masks, so not comparable)"
+                if m.get("recipe", {}).get("dropout") else "(float32 noise expected: ~1e-5)"))
     _log(f"\n== time to {100 * TARGET_ACC:.1f}% test accuracy (training seconds, eval excluded) ==")
     _log("  (robust: contended rounds counted at the framework's typical s/epoch)")
     for k, r in fw.items():
