@@ -244,3 +244,17 @@ def test_sigkill_at_random_moments_of_real_training(tmp_path):
         assert ckpt.epoch >= 1
         loaded += 1
     assert loaded == 4
+
+
+def test_fused_flag_trains_the_same_weights(tmp_path):
+    pytest.importorskip("numba")
+    common = ["--dataset", "blobs", "--hidden", "16", "--epochs", "3", "--verbose", "0"]
+    assert main(["train", *common, "--out", str(tmp_path / "plain")]) == 0
+    assert main(["train", *common, "--fused", "--out", str(tmp_path / "fused")]) == 0
+    a = ffnn.load(tmp_path / "plain" / "model.npz")
+    b = ffnn.load(tmp_path / "fused" / "model.npz")
+    for k, w in a.parameters().items():
+        np.testing.assert_array_equal(w, b.parameters()[k])
+    assert ffnn.load_checkpoint(tmp_path / "fused" / "checkpoint.npz").optimizer.fused
+    assert main(["train", *common, "--fused", "--optimizer", "sgd",
+                 "--out", str(tmp_path / "sgd")]) == 1

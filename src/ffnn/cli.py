@@ -67,6 +67,7 @@ def _config_model():
         momentum: float = Field(0.0, ge=0, lt=1)
         weight_decay: float = Field(0.0, ge=0)
         clip_norm: float | None = Field(None, gt=0)
+        fused: bool = Field(False, description="Adam/AdamW as one compiled loop (numba)")
         schedule: Literal["constant", "step", "exponential", "cosine"] = "constant"
         epochs: int = Field(100, ge=1)
         batch_size: int | None = Field(32, ge=1)
@@ -256,6 +257,10 @@ def build_optimizer(cfg):
     kwargs = {"lr": cfg.lr, "clip_norm": cfg.clip_norm, "weight_decay": cfg.weight_decay}
     if cfg.optimizer == "sgd":
         kwargs["momentum"] = cfg.momentum
+    if cfg.fused:
+        if cfg.optimizer not in ("adam", "adamw"):
+            raise CLIError(f"--fused is available for adam and adamw, not {cfg.optimizer!r}")
+        kwargs["fused"] = True
     return ffnn.get_optimizer(cfg.optimizer, **kwargs)
 
 
@@ -364,7 +369,8 @@ def cmd_train(args) -> int:
     overrides = {k: getattr(args, k) for k in (
         "dataset", "target", "task", "n_samples", "test_size", "init", "dropout", "loss",
         "optimizer", "lr", "momentum", "weight_decay", "clip_norm", "schedule", "epochs",
-        "batch_size", "validation_split", "early_stopping", "seed", "dtype", "activation")}
+        "batch_size", "validation_split", "early_stopping", "seed", "dtype", "activation",
+        "fused")}
     overrides["hidden"] = _parse_hidden(args.hidden)
     if args.full_batch:
         overrides["batch_size"] = None
@@ -733,6 +739,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--momentum", type=float, help="SGD momentum")
     g.add_argument("--weight-decay", type=float, help="L2 penalty (decoupled for adamw)")
     g.add_argument("--clip-norm", type=float, help="clip gradients to this global norm")
+    g.add_argument("--fused", action="store_true", default=None,
+                   help="Adam/AdamW update as one compiled loop (needs numba; same result)")
     g.add_argument("--schedule", choices=("constant", "step", "exponential", "cosine"))
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)

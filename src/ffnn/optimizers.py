@@ -361,7 +361,10 @@ class Adam(Optimizer):
         p -= s
 
     def config(self):
-        return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+        cfg = {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+        if self.fused:  # so a resumed run keeps the fast path (it needs numba then too)
+            cfg["fused"] = True
+        return cfg
 
     def __getstate__(self):  # the compiled kernel is looked up again, not copied
         state = dict(self.__dict__)
