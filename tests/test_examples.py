@@ -28,19 +28,9 @@ EXPECTED = {
 }
 
 
-def _mnist_available() -> bool:
-    from ffnn.datasets import DataUnavailableError, load_mnist
-
-    try:
-        load_mnist(download=False)
-    except (DataUnavailableError, FileNotFoundError):
-        return False
-    return True
-
-
-def run_example(name: str, tmp_path: Path) -> list[str]:
+def run_example(name: str, tmp_path: Path, mnist_available: bool) -> list[str]:
     """Run one script as a user would (fast mode, no display); return its headline lines."""
-    if name in NEEDS_MNIST and not _mnist_available():
+    if name in NEEDS_MNIST and not mnist_available:
         pytest.skip("MNIST not available here; set FFNN_DATA_DIR")
     env = {**os.environ, "FFNN_FAST": "1", "MPLBACKEND": "Agg"}
     proc = subprocess.run([sys.executable, str(EXAMPLES / name), "--output-dir", str(tmp_path)],
@@ -64,8 +54,8 @@ def number(pattern: str, lines: list[str]) -> float:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_example_runs_and_prints_its_headline(name, tmp_path):
-    lines = run_example(name, tmp_path)
+def test_example_runs_and_prints_its_headline(name, tmp_path, mnist_available):
+    lines = run_example(name, tmp_path, mnist_available)
     if name == "seed_000_lecture.py":
         assert number(r"classification training accuracy ([\d.]+) \(write-up: 100%\)",
                       lines) == 1.0

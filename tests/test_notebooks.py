@@ -32,19 +32,9 @@ def test_committed_notebook_has_no_outputs(path):
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
 
 
-def _mnist_available() -> bool:
-    from ffnn.datasets import DataUnavailableError, load_mnist
-
-    try:
-        load_mnist(download=False)
-    except (DataUnavailableError, FileNotFoundError):
-        return False
-    return True
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes_in_fast_mode(path, tmp_path, monkeypatch):
-    if path.name in NEEDS_MNIST and not _mnist_available():
+def test_notebook_executes_in_fast_mode(path, tmp_path, monkeypatch, mnist_available):
+    if path.name in NEEDS_MNIST and not mnist_available:
         pytest.skip("MNIST not available here; set FFNN_DATA_DIR")
     # the kernel inherits this process's environment
     monkeypatch.setenv("FFNN_FAST", "1")

@@ -22,7 +22,6 @@ import json
 import platform
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -142,20 +141,8 @@ def _allowed(field) -> str:
 
 
 # --------------------------------------------------------------------------- data
-@dataclass
-class Data:
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    task: str
-    n_classes: int | None
-    name: str
-    feature_names: list[str] | None = None
-    classes: list | None = None
-
-
-def load_data(cfg) -> Data:
+def load_data(cfg):
+    """The run's data as an ``ffnn.datasets.Dataset`` (a built-in set or a table file)."""
     from . import datasets
 
     path = Path(cfg.dataset).expanduser()
@@ -177,17 +164,14 @@ def load_data(cfg) -> Data:
         X_tr, y_tr, X_te, y_te = datasets.train_test_split(X, y, test_size=cfg.test_size,
                                                            stratify=stratify, seed=cfg.seed)
         n_classes = None if task == "regression" else len(classes)
-        return Data(X_tr, y_tr, X_te, y_te, task, n_classes, path.name,
-                    info.get("feature_names"), classes)
+        return datasets.Dataset(X_tr, y_tr, X_te, y_te, task, n_classes, path.name,
+                                f"table {path}", info.get("feature_names"), classes)
     known = [d["name"] for d in datasets.list_datasets()]
     if cfg.dataset not in known:
         raise CLIError(f"unknown data set {cfg.dataset!r}: use one of {', '.join(known)} "
                        "or a path to a CSV/NPY/NPZ file")
-    ds = datasets.load(cfg.dataset, seed=cfg.seed, test_size=cfg.test_size,
-                       n_samples=cfg.n_samples)
-    classes = list(range(ds.n_classes)) if ds.n_classes else None
-    return Data(ds.X_train, ds.y_train, ds.X_test, ds.y_test, ds.task, ds.n_classes, ds.name,
-                None, classes)
+    return datasets.load(cfg.dataset, seed=cfg.seed, test_size=cfg.test_size,
+                         n_samples=cfg.n_samples)
 
 
 def _guess_task(y: np.ndarray) -> str:
@@ -225,7 +209,7 @@ def _loss_for(cfg, task: str) -> str:
     return {"binary": "bce", "multiclass": "ce", "regression": "mse"}[task]
 
 
-def _n_outputs(loss: str, data: Data) -> int:
+def _n_outputs(loss: str, data) -> int:
     if loss == "ce":
         return data.n_classes
     if loss == "bce":
@@ -298,20 +282,16 @@ def _scaler_to_json(scaler) -> dict:
     return {"mean": scaler.mean_.tolist(), "std": scaler.scale_.tolist()}
 
 
-class _ModelExtra:
-    """Stores what predict/evaluate need beside the weights in the checkpoint (callback)."""
+def _model_extra_callback(extra: dict):
+    """A callback that stores what predict/evaluate need beside the weights in checkpoints."""
+    from .training import Callback
 
-    def __init__(self, extra: dict):
-        self.extra = extra
+    class ModelExtra(Callback):
+        def set_context(self, context):
+            super().set_context(context)
+            context.extra["model_extra"] = extra
 
-    def set_context(self, context):
-        context.extra["model_extra"] = self.extra
-
-    def on_train_begin(self, logs=None): ...
-    def on_epoch_begin(self, epoch, logs=None): ...
-    def on_batch_end(self, batch, logs=None): ...
-    def on_epoch_end(self, epoch, logs): ...
-    def on_train_end(self, logs=None): ...
+    return ModelExtra()
 
 
 # --------------------------------------------------------------------------- metrics
@@ -435,7 +415,7 @@ def _train(cfg, run: Path, verbose: int, resume) -> int:
             raise CLIError(f"the data of {run} changed since the run started (hash mismatch): "
                            "resuming would not continue the same training")
         net, opt, history = resume.net, resume.optimizer, resume.history
-    callbacks = [_ModelExtra(extra), *build_callbacks(cfg)]
+    callbacks = [_model_extra_callback(extra), *build_callbacks(cfg)]
     ckpt_path = run / "checkpoint.npz"
     t0 = time.perf_counter()
     common = dict(batch_size=cfg.batch_size, seed=cfg.seed, verbose=verbose,
@@ -472,7 +452,7 @@ def _train(cfg, run: Path, verbose: int, resume) -> int:
     return 0
 
 
-def _write_plots(run: Path, net, history, data: Data, Xtr, Xte, loss: str) -> list[str]:
+def _write_plots(run: Path, net, history, data, Xtr, Xte, loss: str) -> list[str]:
     try:
         from . import plots
     except ImportError:

@@ -18,6 +18,7 @@ to disk, then renamed over the target, so a crash mid-save never destroys the pr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -74,17 +75,9 @@ def _atomic_savez(path, arrays: dict[str, np.ndarray]) -> None:
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved model is an ordinary file
         os.replace(tmp, path)
     except BaseException:
-        with _suppress():
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return True
 
 
 def _model_meta(net: Sequential, extra: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:

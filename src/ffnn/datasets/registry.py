@@ -29,6 +29,10 @@ class Dataset:
     n_classes: int | None
     name: str
     description: str
+    #: column names of a table's features (None for generated and image sets)
+    feature_names: list[str] | None = None
+    #: the original class labels, in the order of the integer codes (None for regression)
+    classes: list | None = None
 
     @property
     def n_features(self) -> int:
@@ -127,7 +131,7 @@ def load(name: str, *, seed: int = 0, test_size: float = 0.2,
     if entry.task != "regression":
         n_classes = int(max(y_train.max(), y_test.max())) + 1
     return Dataset(X_train, y_train, X_test, y_test, entry.task, n_classes, name,
-                   entry.description)
+                   entry.description, None, None if n_classes is None else list(range(n_classes)))
 
 
 __all__ = ["Dataset", "list_datasets", "load"]
