@@ -253,8 +253,8 @@ def test_fused_flag_trains_the_same_weights(tmp_path):
     assert main(["train", *common, "--fused", "--out", str(tmp_path / "fused")]) == 0
     a = ffnn.load(tmp_path / "plain" / "model.npz")
     b = ffnn.load(tmp_path / "fused" / "model.npz")
-    for k, w in a.parameters().items():
-        np.testing.assert_array_equal(w, b.parameters()[k])
+    for k, w in a.parameters().items():  # the fused step's exp/log round differently
+        np.testing.assert_allclose(w, b.parameters()[k], rtol=1e-4, atol=1e-6)
     assert ffnn.load_checkpoint(tmp_path / "fused" / "checkpoint.npz").optimizer.fused
     assert main(["train", *common, "--fused", "--optimizer", "sgd",
                  "--out", str(tmp_path / "sgd")]) == 1

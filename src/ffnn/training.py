@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import check_X
+from ._fastpath import FusedStep
 from .layers import Dropout
 from .losses import Loss, get_loss
 from .network import Sequential
@@ -182,12 +183,15 @@ class _Running:
         self.count = 0
         self.sums = None  # regression: [sum y, sum y^2, sum (y - yhat)^2] per output
 
-    def update(self, value: float, out: np.ndarray, y: np.ndarray) -> None:
+    def update(self, value: float, out: np.ndarray, y: np.ndarray,
+               correct: int | None = None) -> None:
+        """Add one batch; ``correct`` is the batch's count of right answers when already known."""
         nb = out.shape[0]
         self.loss_sum += value * nb
         self.n += nb
         if self.classifier:
-            correct, count = _correct(self.kind, out, y)
+            correct, count = (_correct(self.kind, out, y) if correct is None
+                              else (float(correct), nb))
             self.correct += correct
             self.count += count
         else:
@@ -361,6 +365,7 @@ def fit(
     initial_epoch: int | None = None,
     history: History | None = None,
     checkpoint=None,
+    fused: bool | None = None,
     _resume=None,
 ) -> History:
     """Train ``net`` on (X, y) for ``epochs`` epochs and return the per-epoch ``History``.
@@ -377,6 +382,12 @@ def fit(
     ``checkpoint`` (a path) writes a resumable checkpoint after every epoch, and after the
     current batch when Ctrl-C stops training; ``ffnn.io.load_checkpoint(path).resume(X, y)``
     continues exactly where it stopped.  A NaN or infinite loss raises ``TrainingDiverged``.
+
+    ``fused=True`` runs each batch through ``ffnn._fastpath.FusedStep`` (needs numba): the same
+    math with reused buffers and compiled Dense+ReLU / softmax-CE passes, equal to the reference
+    step up to float rounding.  The default (None) follows the optimiser's ``fused`` flag, so
+    ``Adam(fused=True)`` alone gives the whole fast path.  With observers in ``net.hooks``
+    (``ffnn.trace``) the reference step always runs.
     """
     loss = get_loss(loss)
     if not isinstance(optimizer, Optimizer):
@@ -431,6 +442,9 @@ def fit(
     for cb in callbacks:
         cb.set_context(ctx)
     dropouts = [(i, layer) for i, layer in enumerate(net.layers) if isinstance(layer, Dropout)]
+    if fused is None:
+        fused = bool(getattr(optimizer, "fused", False))
+    fast = FusedStep(net, loss, B) if fused else None
 
     # reusable batch buffers: gathering rows into them never allocates inside the loop
     if not full_batch:
@@ -474,15 +488,22 @@ def fit(
                         idx = order[b * B:(b + 1) * B]
                         Xb = np.take(X, idx, axis=0, out=Xb_buf[: len(idx)])
                         yb = np.take(y, idx, axis=0, out=yb_buf[: len(idx)])
-                    out = net._forward(Xb, training=True)
-                    value = loss.forward(out, yb)
+                    correct = None
+                    if fast is not None and not net.hooks:
+                        value, out, correct = fast.forward_loss(Xb, yb)
+                    else:
+                        out = net._forward(Xb, training=True)
+                        value = loss.forward(out, yb)
                     if not math.isfinite(value):
                         _diverged(net, last_good, epoch, b, history, running, optimizer)
-                    running.update(value, out, yb)
+                    running.update(value, out, yb, correct)
                     if net.hooks:
                         _observed_step(net, loss, optimizer, out, value, yb)
                     else:
-                        net.backward(loss.backward(), input_grad=False)
+                        if fast is not None:
+                            fast.backward()
+                        else:
+                            net.backward(loss.backward(), input_grad=False)
                         optimizer.step(net.parameters(), net.gradients())
                     progress.step()
                     for cb in callbacks:

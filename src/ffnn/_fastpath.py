@@ -1,0 +1,132 @@
+"""The fused training step: the same forward, loss and backward as the layers, fewer passes.
+
+``fit(..., fused=True)`` (the default when the optimiser was built with ``fused=True``) runs
+each batch through a ``FusedStep`` instead of ``Sequential.forward`` / ``backward``.  The math
+is the layers' (read ``layers.py``, ``activations.py`` and ``losses.py`` for it); what changes:
+
+* every (batch, units) array lives in a buffer allocated once per ``fit`` and reused by every
+  batch, and matrix products write into them (``np.matmul(..., out=)``);
+* Dense + ReLU run as ``Z = A W`` (BLAS) then one compiled pass ``A' = max(Z + b, 0)``; in
+  the backward pass one compiled pass gives both ``dZ = dA' * 1{A' > 0}`` and
+  ``db = sum_n dZ``;
+* softmax cross-entropy with integer labels gives the loss and ``dL/dZ = (P - Y)/N`` in one
+  pass per row.
+
+Every other layer (Dropout, Sigmoid, Tanh, a learner's own layer, ...) and every other loss
+runs through its own ``forward`` / ``backward``, so any network trains; only the common
+pieces are fused.  The kernels are in ``ffnn._fused`` (numba).  Results equal the reference
+step's up to float rounding: the same operations, except that exp and log come from a
+different math library (a test compares the two paths).
+
+Observers (``net.hooks``, e.g. ``ffnn.trace``) always see the reference step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import ReLU
+from .layers import Dense, Layer
+from .losses import Loss, SoftmaxCrossEntropy
+
+
+def load_kernels():
+    """The compiled kernels, or an ImportError that says how to get them."""
+    try:
+        from . import _fused
+    except ImportError as exc:  # pragma: no cover - numba is in the dev extras
+        raise ImportError("fused=True needs numba: pip install 'ffnn[fast]'") from exc
+    return _fused
+
+
+class _DenseOp:
+    """A Dense layer, and the ReLU that follows it when there is one."""
+
+    def __init__(self, layer: Dense, relu: bool, first: bool, batch: int) -> None:
+        self.layer, self.relu, self.first = layer, relu, first
+        dt = layer.dtype
+        self.Z = np.empty((batch, layer.out_features), dt)  # Z = A W + b (then ReLU in place)
+        self.dZ = np.empty((batch, layer.out_features), dt) if relu else None
+        self.dX = None if first else np.empty((batch, layer.in_features), dt)
+        self.x: np.ndarray | None = None
+
+
+class _LayerOp:
+    """Any other layer, run through its own forward / backward."""
+
+    def __init__(self, layer: Layer) -> None:
+        self.layer = layer
+
+
+class FusedStep:
+    """Forward + loss, then backward, for one batch of ``net`` (gradients land in the layers'
+    ``grads``, where the optimiser reads them, exactly as with the reference step)."""
+
+    def __init__(self, net, loss: Loss, batch: int) -> None:
+        self.k = load_kernels()
+        self.loss = loss
+        layers = list(net.layers)
+        self.ops: list[_DenseOp | _LayerOp] = []
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if isinstance(layer, Dense):
+                relu = i + 1 < len(layers) and type(layers[i + 1]) is ReLU
+                self.ops.append(_DenseOp(layer, relu, first=not self.ops, batch=batch))
+                i += 2 if relu else 1
+            else:
+                self.ops.append(_LayerOp(layer))
+                i += 1
+        self.fused_loss = type(loss) is SoftmaxCrossEntropy
+        self.dout: np.ndarray | None = None
+        last = self.ops[-1]
+        self._dout_buf = (np.empty_like(last.Z) if isinstance(last, _DenseOp) and self.fused_loss
+                          else None)
+
+    def forward_loss(self, X: np.ndarray, y: np.ndarray
+                     ) -> tuple[float, np.ndarray, int | None]:
+        """(mean loss, network output, number classified right or None when not counted here)
+        for the batch; the loss gradient is kept for ``backward``."""
+        n = X.shape[0]
+        A = X
+        for op in self.ops:
+            if isinstance(op, _DenseOp):
+                Z = op.Z[:n]
+                np.matmul(A, op.layer.params["W"], out=Z)  # Z = A W
+                if op.relu:
+                    self.k.bias_relu(Z, op.layer.params["b"])  # A' = max(Z + b, 0)
+                else:
+                    self.k.bias_add(Z, op.layer.params["b"])  # Z + b
+                op.x = A
+                A = Z
+            else:
+                A = op.layer.forward(A, training=True)
+        if self.fused_loss and y.ndim == 1 and self._dout_buf is not None:
+            dout = self._dout_buf[:n]
+            total, correct = self.k.softmax_cross_entropy(A, y, dout)
+            value = total / n
+        else:
+            value = self.loss.forward(A, y)
+            dout = correct = None
+        self.dout = dout
+        return float(value), A, correct
+
+    def backward(self) -> None:
+        """Fill every layer's ``grads`` from the loss gradient of the last ``forward_loss``."""
+        dA = self.dout if self.dout is not None else self.loss.backward()
+        for op in reversed(self.ops):
+            if isinstance(op, _DenseOp):
+                grads, W = op.layer.grads, op.layer.params["W"]
+                n = dA.shape[0]
+                if op.relu:  # dZ = dA * 1{A > 0}, db = sum_n dZ
+                    dZ = op.dZ[:n]
+                    self.k.relu_backward(dA, op.Z[:n], dZ, grads["b"])
+                else:
+                    dZ = dA
+                    self.k.column_sums(dZ, grads["b"])  # db = sum_n dZ
+                np.matmul(op.x.T, dZ, out=grads["W"])  # dW = X^T dZ
+                if op.first:  # the data's gradient is never needed
+                    return
+                dA = np.matmul(dZ, W.T, out=op.dX[:n])  # dX = dZ W^T
+            else:
+                dA = op.layer.backward(dA)
