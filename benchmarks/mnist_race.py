@@ -702,7 +702,7 @@ def moons_race(epochs: int, repeats: int, frameworks: list[str], threads: int,
         net.set_weights({k: v.copy() for k, v in p0.items()})
         t0 = time.perf_counter()
         ffnn.fit(net, X, y, "bce", ffnn.SGD(1.0), epochs=epochs, batch_size=None, seed=seed,
-                 verbose=0)
+                 verbose=0, fused=FUSED)  # --fused: the fused training step, as for MNIST
         dt = time.perf_counter() - t0
         return dt, float(np.mean(net.classify(X)[:] == y))
 

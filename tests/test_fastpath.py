@@ -156,3 +156,21 @@ def test_softmax_cross_entropy_kernel_matches_the_loss_and_stays_finite(dtype):
     loss = ffnn.losses.SoftmaxCrossEntropy()
     np.testing.assert_allclose(loss.forward(Z[3:], y[3:]), K.softmax_cross_entropy(
         Z[3:], y[3:], np.empty_like(Z[3:]))[0] / 47, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_cross_entropy_kernel_matches_the_loss_and_stays_finite(dtype):
+    rng = np.random.default_rng(2)
+    Z = (rng.standard_normal((40, 3)) * 4).astype(dtype)
+    Z[0] = [1000.0, -1000.0, 0.0]  # extremes: no overflow; z = 0 counts as "predict 0"
+    Y = (rng.random((40, 3)) > 0.5).astype(dtype)
+    Y[1] = 0.3  # soft labels are allowed
+    loss = ffnn.losses.BinaryCrossEntropy()
+    value = loss.forward(Z, Y)
+    dZ_ref = loss.backward()
+    dZ = np.empty_like(Z)
+    total, correct = K.sigmoid_cross_entropy(Z, Y, dZ)
+    assert np.isfinite(total) and np.all(np.isfinite(dZ))
+    np.testing.assert_allclose(total / Z.size, value, rtol=1e-5)
+    np.testing.assert_allclose(dZ, dZ_ref, rtol=1e-5, atol=1e-8)
+    assert correct == int(np.sum((Z > 0) == (Y >= 0.5)))

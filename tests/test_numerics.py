@@ -23,6 +23,8 @@ def test_sigmoid_and_softmax_stay_in_unit_interval(dtype):
     assert s.dtype == dtype
     assert np.all((s >= 0) & (s <= 1))
     assert s[0, 0] == 0.0 and s[0, -1] == 1.0 and s[0, 2] == 0.5
+    # the far tail keeps full relative precision (no 1 - e cancellation)
+    assert s[0, 1] == pytest.approx(np.exp(-50.0) / (1 + np.exp(-50.0)), rel=1e-6)
     p = F.softmax(x, axis=1)
     assert p.dtype == dtype
     assert np.all((p >= 0) & (p <= 1))

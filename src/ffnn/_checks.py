@@ -35,8 +35,18 @@ def as_float_array(X, name: str = "X", dtype=None) -> np.ndarray:
 
 
 def check_finite(arr: np.ndarray, name: str = "X") -> None:
-    """Raise ValueError if ``arr`` holds NaN or infinity, saying how many and where."""
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    """Raise ValueError if ``arr`` holds NaN or infinity, saying how many and where.
+
+    A NaN or an infinity makes the sum non-finite, so one fast pass (a sum, no boolean
+    temporary) clears the common case; only a non-finite sum (which large finite values can
+    also overflow to) is looked at element by element.
+    """
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(arr)):
+            return
+    if not np.isfinite(arr).all():
         bad = ~np.isfinite(arr)
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(

@@ -9,8 +9,8 @@ is the layers' (read ``layers.py``, ``activations.py`` and ``losses.py`` for it)
 * Dense + ReLU run as ``Z = A W`` (BLAS) then one compiled pass ``A' = max(Z + b, 0)``; in
   the backward pass one compiled pass gives both ``dZ = dA' * 1{A' > 0}`` and
   ``db = sum_n dZ``;
-* softmax cross-entropy with integer labels gives the loss and ``dL/dZ = (P - Y)/N`` in one
-  pass per row.
+* softmax cross-entropy with integer labels, and sigmoid binary cross-entropy, give the
+  loss, ``dL/dZ`` and the count of right answers in one pass.
 
 Every other layer (Dropout, Sigmoid, Tanh, a learner's own layer, ...) and every other loss
 runs through its own ``forward`` / ``backward``, so any network trains; only the common
@@ -27,7 +27,7 @@ import numpy as np
 
 from .activations import ReLU
 from .layers import Dense, Layer
-from .losses import Loss, SoftmaxCrossEntropy
+from .losses import BinaryCrossEntropy, Loss, SoftmaxCrossEntropy
 
 
 def load_kernels():
@@ -77,11 +77,16 @@ class FusedStep:
             else:
                 self.ops.append(_LayerOp(layer))
                 i += 1
-        self.fused_loss = type(loss) is SoftmaxCrossEntropy
-        self.dout: np.ndarray | None = None
         last = self.ops[-1]
-        self._dout_buf = (np.empty_like(last.Z) if isinstance(last, _DenseOp) and self.fused_loss
-                          else None)
+        # the loss kernel needs the logits in a buffer of ours (a last Dense without activation)
+        self.loss_kernel = None
+        if isinstance(last, _DenseOp) and not last.relu:
+            if type(loss) is SoftmaxCrossEntropy:
+                self.loss_kernel = self.k.softmax_cross_entropy  # integer labels only
+            elif type(loss) is BinaryCrossEntropy:
+                self.loss_kernel = self.k.sigmoid_cross_entropy
+        self.dout: np.ndarray | None = None
+        self._dout_buf = np.empty_like(last.Z) if self.loss_kernel is not None else None
 
     def forward_loss(self, X: np.ndarray, y: np.ndarray
                      ) -> tuple[float, np.ndarray, int | None]:
@@ -101,10 +106,11 @@ class FusedStep:
                 A = Z
             else:
                 A = op.layer.forward(A, training=True)
-        if self.fused_loss and y.ndim == 1 and self._dout_buf is not None:
+        ce = self.loss_kernel is self.k.softmax_cross_entropy
+        if self.loss_kernel is not None and y.ndim == (1 if ce else 2):
             dout = self._dout_buf[:n]
-            total, correct = self.k.softmax_cross_entropy(A, y, dout)
-            value = total / n
+            total, correct = self.loss_kernel(A, y, dout)
+            value = total / A.size if not ce else total / n
         else:
             value = self.loss.forward(A, y)
             dout = correct = None

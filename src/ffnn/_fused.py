@@ -52,6 +52,22 @@ def adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *, d
           t(beta2), t(1.0 - beta2), t(eps_hat), t(step), t(flush_below))
 
 
+
+@numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+def _adam_many(ps, gs, ms, vs, decays, c1, b2, c2, eps_hat, step, below):  # pragma: no cover
+    for k in range(len(ps)):
+        _adam(ps[k], gs[k], ms[k], vs[k], decays[k], c1, b2, c2, eps_hat, step, below)
+
+
+def adam_update_many(ps: tuple, gs: tuple, ms: tuple, vs: tuple, decays: np.ndarray, *,
+                     beta1: float, beta2: float, eps_hat: float, step: float,
+                     flush_below: float = 0.0) -> None:
+    """``adam_update`` for several parameters in one call (tuples of flat arrays of one dtype):
+    one entry into compiled code per step instead of one per parameter."""
+    t = ps[0].dtype.type
+    _adam_many(ps, gs, ms, vs, decays, t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(eps_hat),
+               t(step), t(flush_below))
+
 # --------------------------------------------------------------------------- training step
 # Kernels of ``ffnn._fastpath.FusedStep``: each one pass over a small (batch, units) array
 # instead of the two to four NumPy calls of the layer-by-layer reference.
@@ -130,4 +146,30 @@ def softmax_cross_entropy(Z, y, dZ):  # pragma: no cover - compiled
         dZ[i, y[i]] = dZ[i, y[i]] - one
         for j in range(c):
             dZ[i, j] = dZ[i, j] * inv_n
+    return total, correct
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+def sigmoid_cross_entropy(Z, Y, dZ):  # pragma: no cover - compiled
+    """Sigmoid binary cross-entropy on logits Z (N, K) with targets Y (N, K) in [0, 1].
+
+    Returns (sum of softplus(z) - y z as float64, the caller divides by N K; the number of
+    entries with (z > 0) == (y >= 0.5)) and writes dZ = (sigma(Z) - Y) / (N K).
+    softplus(z) = max(z, 0) + log1p(exp(-|z|)) and sigma via exp(-|z|): nothing overflows.
+    """
+    n, k = Z.shape
+    one = Z.dtype.type(1)
+    inv = one / Z.dtype.type(n * k)
+    total = 0.0
+    correct = 0
+    for i in range(n):
+        for j in range(k):
+            z = Z[i, j]
+            y = Y[i, j]
+            e = math.exp(-abs(z))
+            total += max(float(z), 0.0) + math.log1p(float(e)) - float(y) * float(z)
+            s = one / (one + e) if z >= 0 else e / (one + e)
+            dZ[i, j] = (s - y) * inv
+            if (z > 0) == (y >= 0.5):
+                correct += 1
     return total, correct

@@ -50,7 +50,10 @@ class Sigmoid(Activation):
 
     def backward(self, dout):
         A = self.A
-        return dout * A * (1 - A)
+        dZ = 1 - A  # sigma' = A (1 - A), then times dA; one new array, two in-place products
+        dZ *= A
+        dZ *= dout
+        return dZ
 
 
 class Tanh(Activation):

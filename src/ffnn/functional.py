@@ -11,22 +11,23 @@ import numpy as np
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """sigma(x) = 1 / (1 + exp(-x)), computed via exp(-|x|) so no exp ever overflows.
+    """sigma(x) = 1 / (1 + exp(-x)).
 
-    For x >= 0:  sigma(x) = 1 / (1 + e),      e = exp(-x)  = exp(-|x|)
-    For x <  0:  sigma(x) = e / (1 + e),      e = exp(x)   = exp(-|x|)
+    Safe at the extremes as written: for x << 0, exp(-x) overflows to inf and 1 / (1 + inf)
+    is exactly 0, the correct limit (the true value is below float32's smallest number
+    there); for x >> 0, exp(-x) underflows to 0 and the result is 1.  The overflow warning of
+    that first case is silenced because it is expected.  Relative error stays at float
+    rounding everywhere else (no 1 - e cancellation).  Four passes over memory, in place.
     """
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
-    e = np.empty_like(x)
-    np.abs(x, out=e)
-    np.negative(e, out=e)
-    np.exp(e, out=e)  # e = exp(-|x|), in (0, 1]
-    d = e + 1.0  # 1 + e
-    np.copyto(e, 1.0, where=x >= 0)  # numerator: 1 for x >= 0, e for x < 0
-    e /= d
-    return e
+    s = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(s, out=s)  # exp(-x), possibly inf
+    s += 1.0
+    np.reciprocal(s, out=s)
+    return s
 
 
 def softplus(x: np.ndarray) -> np.ndarray:

@@ -342,6 +342,39 @@ class Adam(Optimizer):
     def _flushes_in_update(self) -> bool:
         return self._kernel is not None
 
+    def _run(self, jobs: list[tuple], lr: float) -> None:
+        """With the compiled kernel, all of a thread's parameters in one call (same math)."""
+        flat = self._flat_views(jobs) if self._kernel is not None else None
+        if flat is None:
+            return super()._run(jobs, lr)
+        from ._fused import adam_update_many
+
+        self._flush_now = self.iterations % FLUSH_EVERY == 0
+        if self.weight_decay:
+            for name, p, g, _, _ in jobs:
+                if name.endswith("W"):
+                    g += self.weight_decay * p  # L2 penalty, as in Optimizer._run
+        ps, gs, ms, vs = flat
+        step, eps_hat = self._step_sizes(lr)
+        decays = np.array([self._decay(name, lr) for name, *_ in jobs], dtype=ps[0].dtype)
+        adam_update_many(ps, gs, ms, vs, decays, beta1=self.beta1, beta2=self.beta2,
+                         eps_hat=eps_hat, step=step,
+                         flush_below=FLUSH_BELOW if self._flush_now else 0.0)
+
+    def _flat_views(self, jobs: list[tuple]) -> tuple | None:
+        """(ps, gs, ms, vs): tuples of flat views of the jobs' arrays, cached per plan; None
+        when they do not share one dtype or are not contiguous (then one call per array)."""
+        cache = getattr(self, "_flat_cache", None)
+        if cache is not None and cache[0] is jobs:
+            return cache[1]
+        arrays = [(p, g, state["m"], state["v"]) for _, p, g, state, _ in jobs]
+        ok = len({a.dtype for row in arrays for a in row}) == 1 and all(
+            a.flags.c_contiguous for row in arrays for a in row)
+        flat = (tuple(tuple(a.reshape(-1) for a in col) for col in zip(*arrays, strict=True))
+                if ok else None)
+        self._flat_cache = (jobs, flat)
+        return flat
+
     def _decay(self, name: str, lr: float) -> float:
         """Factor applied to W before the step: 1 for Adam (AdamW decays here)."""
         return 1.0
@@ -389,6 +422,7 @@ class Adam(Optimizer):
     def __getstate__(self):  # the compiled kernel is looked up again, not copied
         state = dict(self.__dict__)
         state["_kernel"] = None
+        state.pop("_flat_cache", None)  # views of the arrays: rebuilt, never copied
         return state
 
     def __setstate__(self, state):

@@ -190,8 +190,8 @@ class _Running:
         self.loss_sum += value * nb
         self.n += nb
         if self.classifier:
-            correct, count = (_correct(self.kind, out, y) if correct is None
-                              else (float(correct), nb))
+            correct, count = (_correct(self.kind, out, y) if correct is None else
+                              (float(correct), nb if self.kind == "softmax" else out.size))
             self.correct += correct
             self.count += count
         else:
