@@ -245,7 +245,8 @@ def init_weights(recipe: Recipe, seed: int) -> list[tuple[np.ndarray, np.ndarray
     return [(p[f"{i}.W"].copy(), p[f"{i}.b"].copy()) for i in dense]
 
 
-#: set by ``--fused``: ffnn's Adam runs its update as one compiled loop (numba), bit-identical
+#: set by ``--fused``: ffnn's Adam runs its update as one compiled loop (numba), bit-identical,
+#: which also turns on fit's fused training step (equal up to float rounding)
 FUSED = False
 
 
@@ -1037,7 +1038,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="CI smoke: 1 epoch on a 5000-image subset, small sections shrunk")
     p.add_argument("--skip-torch", action="store_true", help="leave PyTorch out")
     p.add_argument("--fused", action="store_true",
-                   help="ffnn's Adam with fused=True (one compiled pass; needs numba)")
+                   help="ffnn on its fused path: Adam(fused=True) and fit's fused step (numba)")
     p.add_argument("--skip-sklearn", action="store_true", help="leave scikit-learn out")
     p.add_argument("--recipe", choices=["plain", "recommended"], default="plain",
                    help="benchmarks/recipes.py: plain (issue 3 point 2) or recommended (hook)")
@@ -1117,7 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
          + ", ".join(f"{k} {v}" for k, v in versions.items()))
     _log(f"data: {how}; train {data[0].shape}, test {data[2].shape}; recipe {recipe.name}: "
          f"{recipe.description}; {epochs} epoch(s); frameworks: {', '.join(frameworks)}; "
-         f"ffnn Adam: {'fused (numba, one pass)' if FUSED else 'plain NumPy'}")
+         f"ffnn: {'fused (numba: Adam + training step)' if FUSED else 'plain NumPy'}")
 
     res: dict[str, Any] = {"env": env, "notes": notes, "args": {
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}

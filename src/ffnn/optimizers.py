@@ -311,7 +311,9 @@ class Adam(Optimizer):
     fewer passes over memory.
 
     ``fused=True`` runs the same arithmetic as one compiled loop (``ffnn._fused``, needs numba):
-    bit-identical results, one pass over memory instead of twelve.
+    bit-identical results, one pass over memory instead of twelve, on one thread (two threads
+    lose to BLAS's spinning workers on MNIST).  ``fit`` then also uses its fused training
+    step by default (``ffnn._fastpath``: the same math up to float rounding).
     """
 
     name = "adam"
