@@ -375,6 +375,7 @@ def test_random_state_makes_fits_reproducible():
     ({"dtype": "float16"}, "dtype"),
     ({"init": "magic"}, "init"),
     ({"random_state": "seed"}, "random_state"),
+    ({"fused": "yes"}, "fused"),
 ])
 def test_bad_parameters_fail_at_fit_with_the_parameter_named(params, match):
     X, y = _blobs(n=30)
@@ -433,3 +434,21 @@ def test_a_diverging_first_fit_leaves_the_estimator_unfitted():
         reg.fit(X, X.sum(axis=1) * 1e30)
     with pytest.raises(NotFittedError):
         reg.predict(X)
+
+
+@pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_fused_trains_the_same_model_and_pickles(Est, solver):
+    pytest.importorskip("numba")
+    if Est is MLPClassifier:
+        X, y = _blobs(n=200)
+    else:
+        X, y = make_regression(n_samples=200, n_features=5, noise=0.1, random_state=0)
+        y = y / np.std(y)
+    plain = _fit_quiet(_small(Est, max_iter=5, solver=solver), X, y)
+    fused = _fit_quiet(_small(Est, max_iter=5, solver=solver, fused=True), X, y)
+    for k, w in plain.net_.parameters().items():
+        np.testing.assert_allclose(w, fused.net_.parameters()[k], rtol=1e-3, atol=1e-5)
+    again = pickle.loads(pickle.dumps(fused))
+    np.testing.assert_array_equal(again.predict(X), fused.predict(X))
+    _fit_quiet(again, X, y)  # and it trains on after the round trip

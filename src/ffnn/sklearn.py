@@ -40,6 +40,8 @@ How the parameters map onto ffnn
 ``init``                      ffnn extra: weight initialiser; "glorot_uniform" (default) is
                               scikit-learn's, "he_normal" is ffnn's own choice for ReLU nets
 ``dtype``                     ffnn extra: "float32" (default, fast) or "float64"
+``fused``                     ffnn extra: train on the fused path (numba: compiled Adam and
+                              training step; the same math up to float rounding)
 ``random_state``              seeds the initial weights, the shuffling and dropout
 ``warm_start``                ``fit`` continues from the current weights (new optimiser state)
 ============================  ===============================================================
@@ -273,6 +275,7 @@ class _BaseMLP(BaseEstimator):
         clip_norm=None,
         init="glorot_uniform",
         dtype="float32",
+        fused=False,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -298,6 +301,7 @@ class _BaseMLP(BaseEstimator):
         self.clip_norm = clip_norm
         self.init = init
         self.dtype = dtype
+        self.fused = fused
 
     # ------------------------------------------------------------ parameter validation
     def _hidden_sizes(self) -> list[int]:
@@ -348,7 +352,7 @@ class _BaseMLP(BaseEstimator):
             get_initializer(self.init)
         except ValueError as exc:
             raise ValueError(f"init: {exc}") from None
-        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
+        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping", "fused"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise _param_error(name, "True or False", getattr(self, name))
         try:
@@ -395,7 +399,7 @@ class _BaseMLP(BaseEstimator):
             kwargs["nesterov"] = bool(self.nesterovs_momentum) and self.momentum > 0
         elif name in ("adam", "adamw"):
             kwargs.update(beta1=float(self.beta_1), beta2=float(self.beta_2),
-                          eps=float(self.epsilon))
+                          eps=float(self.epsilon), fused=bool(self.fused))
         return get_optimizer(name, **kwargs)
 
     # ------------------------------------------------------------ training
@@ -448,7 +452,7 @@ class _BaseMLP(BaseEstimator):
                      verbose=min(int(self.verbose), 2),
                      validation_split=float(self.validation_fraction) if use_early_stopping
                      else 0.0, callbacks=callbacks, shuffle=bool(self.shuffle),
-                     history=self.history_)
+                     history=self.history_, fused=bool(self.fused))
         except BaseException:
             if first:  # a failed first fit (e.g. TrainingDiverged) leaves the estimator unfitted
                 del self.net_, self.history_, self._optimizer
