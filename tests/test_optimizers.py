@@ -238,3 +238,24 @@ def test_fused_flush_is_bit_identical_to_the_numpy_reference(dtype):
     np.testing.assert_array_equal(p_ref["0.W"], p_fused["0.W"])
     np.testing.assert_array_equal(m_ref, fused.state["0.W"]["m"])
     np.testing.assert_array_equal(ref.state["0.W"]["v"], fused.state["0.W"]["v"])
+
+
+def test_a_copied_fused_optimizer_updates_its_own_state():
+    """The cached flat views of the fused update are never shared by a copy."""
+    import copy
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(3)
+    p = {"0.W": rng.normal(size=(6, 4)).astype(np.float32),
+         "0.b": rng.normal(size=4).astype(np.float32)}
+    g = {k: rng.normal(size=v.shape).astype(np.float32) for k, v in p.items()}
+    opt = ffnn.Adam(1e-2, fused=True)
+    opt.step(p, {k: v.copy() for k, v in g.items()})
+    twin, p2 = copy.deepcopy(opt), copy.deepcopy(p)
+    for _ in range(3):
+        opt.step(p, {k: v.copy() for k, v in g.items()})
+        twin.step(p2, {k: v.copy() for k, v in g.items()})
+    for k in p:
+        np.testing.assert_array_equal(p[k], p2[k])
+        np.testing.assert_array_equal(opt.state[k]["m"], twin.state[k]["m"])
+        assert not np.shares_memory(opt.state[k]["m"], twin.state[k]["m"])

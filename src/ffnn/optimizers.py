@@ -358,10 +358,17 @@ class Adam(Optimizer):
                     g += self.weight_decay * p  # L2 penalty, as in Optimizer._run
         ps, gs, ms, vs = flat
         step, eps_hat = self._step_sizes(lr)
-        decays = np.array([self._decay(name, lr) for name, *_ in jobs], dtype=ps[0].dtype)
+        decays = np.array([self._decay(name, lr) for name, *_ in self._order(jobs)],
+                          dtype=ps[0].dtype)
         adam_update_many(ps, gs, ms, vs, decays, beta1=self.beta1, beta2=self.beta2,
                          eps_hat=eps_hat, step=step,
                          flush_below=FLUSH_BELOW if self._flush_now else 0.0)
+
+    @staticmethod
+    def _order(jobs: list[tuple]) -> list[tuple]:
+        """Last parameter first: the first layer's weights, updated last, are still in cache
+        when the next forward pass starts with them (elementwise, so no result changes)."""
+        return jobs[::-1]
 
     def _flat_views(self, jobs: list[tuple]) -> tuple | None:
         """(ps, gs, ms, vs): tuples of flat views of the jobs' arrays, cached per plan; None
@@ -369,7 +376,7 @@ class Adam(Optimizer):
         cache = getattr(self, "_flat_cache", None)
         if cache is not None and cache[0] is jobs:
             return cache[1]
-        arrays = [(p, g, state["m"], state["v"]) for _, p, g, state, _ in jobs]
+        arrays = [(p, g, state["m"], state["v"]) for _, p, g, state, _ in self._order(jobs)]
         ok = len({a.dtype for row in arrays for a in row}) == 1 and all(
             a.flags.c_contiguous for row in arrays for a in row)
         flat = (tuple(tuple(a.reshape(-1) for a in col) for col in zip(*arrays, strict=True))
