@@ -100,6 +100,16 @@ def test_observers_see_the_reference_step():
     assert len(t) == 1 and {"Z1", "dZ1", "dW1"} <= set(t[0])  # every quantity recorded
 
 
+def test_bad_setups_get_the_same_clear_errors_as_the_reference():
+    X, y = _data()
+    with pytest.raises(ValueError, match="at least 2 outputs"):
+        ffnn.fit(ffnn.mlp([12, 4, 1], seed=0), X, np.zeros(len(X), int), "ce",
+                 ffnn.Adam(1e-2, fused=True), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="labels must lie in"):
+        ffnn.fit(ffnn.mlp([12, 4, 3], seed=0), X, y + 5, "ce", ffnn.Adam(1e-2, fused=True),
+                 epochs=1, verbose=0)
+
+
 def test_a_diverging_fused_run_still_stops_with_the_clear_error():
     X, y = _data()
     X = X * 1e4

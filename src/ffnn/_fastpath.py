@@ -81,8 +81,9 @@ class FusedStep:
         # the loss kernel needs the logits in a buffer of ours (a last Dense without activation)
         self.loss_kernel = None
         if isinstance(last, _DenseOp) and not last.relu:
-            if type(loss) is SoftmaxCrossEntropy:
-                self.loss_kernel = self.k.softmax_cross_entropy  # integer labels only
+            if type(loss) is SoftmaxCrossEntropy and last.layer.out_features >= 2:
+                # integer labels only; one output is refused by the loss's own forward
+                self.loss_kernel = self.k.softmax_cross_entropy
             elif type(loss) is BinaryCrossEntropy:
                 self.loss_kernel = self.k.sigmoid_cross_entropy
         self.dout: np.ndarray | None = None
