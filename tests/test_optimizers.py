@@ -259,3 +259,20 @@ def test_a_copied_fused_optimizer_updates_its_own_state():
         np.testing.assert_array_equal(p[k], p2[k])
         np.testing.assert_array_equal(opt.state[k]["m"], twin.state[k]["m"])
         assert not np.shares_memory(opt.state[k]["m"], twin.state[k]["m"])
+
+
+def test_fused_optimizer_after_load_state_dict_updates_the_loaded_arrays():
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(4)
+    p = {"0.W": rng.normal(size=(5, 3)).astype(np.float32)}
+    g = {"0.W": rng.normal(size=(5, 3)).astype(np.float32)}
+    ref, opt = ffnn.Adam(1e-2, fused=True), ffnn.Adam(1e-2, fused=True)
+    p_ref = {k: v.copy() for k, v in p.items()}
+    for o, params in ((ref, p_ref), (opt, p)):
+        o.step(params, {k: v.copy() for k, v in g.items()})
+    opt.load_state_dict({k: v.copy() for k, v in opt.state_dict().items()}, opt.iterations)
+    for o, params in ((ref, p_ref), (opt, p)):
+        for _ in range(3):
+            o.step(params, {k: v.copy() for k, v in g.items()})
+    np.testing.assert_array_equal(p["0.W"], p_ref["0.W"])
+    np.testing.assert_array_equal(opt.state["0.W"]["m"], ref.state["0.W"]["m"])

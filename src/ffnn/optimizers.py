@@ -373,15 +373,18 @@ class Adam(Optimizer):
     def _flat_views(self, jobs: list[tuple]) -> tuple | None:
         """(ps, gs, ms, vs): tuples of flat views of the jobs' arrays, cached per plan; None
         when they do not share one dtype or are not contiguous (then one call per array)."""
-        cache = getattr(self, "_flat_cache", None)
-        if cache is not None and cache[0] is jobs:
-            return cache[1]
+        cache = self.__dict__.setdefault("_flat_cache", {})  # id(jobs) -> (jobs, views)
+        hit = cache.get(id(jobs))
+        if hit is not None and hit[0] is jobs:
+            return hit[1]
+        for key in [k for k, (j, _) in cache.items() if not any(j is part for part in self._plan)]:
+            del cache[key]  # views of an older plan (e.g. before load_state_dict)
         arrays = [(p, g, state["m"], state["v"]) for _, p, g, state, _ in self._order(jobs)]
         ok = len({a.dtype for row in arrays for a in row}) == 1 and all(
             a.flags.c_contiguous for row in arrays for a in row)
         flat = (tuple(tuple(a.reshape(-1) for a in col) for col in zip(*arrays, strict=True))
                 if ok else None)
-        self._flat_cache = (jobs, flat)
+        cache[id(jobs)] = (jobs, flat)
         return flat
 
     def _decay(self, name: str, lr: float) -> float:
