@@ -78,14 +78,16 @@ class FusedStep:
                 self.ops.append(_LayerOp(layer))
                 i += 1
         last = self.ops[-1]
-        # the loss kernel needs the logits in a buffer of ours (a last Dense without activation)
+        # the loss kernel needs the logits in a buffer of ours (a last Dense without activation);
+        # softmax-CE takes integer labels (N,) and averages over samples, sigmoid-BCE takes
+        # (N, K) targets and averages over elements
         self.loss_kernel = None
         if isinstance(last, _DenseOp) and not last.relu:
             if type(loss) is SoftmaxCrossEntropy and last.layer.out_features >= 2:
-                # integer labels only; one output is refused by the loss's own forward
-                self.loss_kernel = self.k.softmax_cross_entropy
+                # (one output is refused by the loss's own forward, with its clear error)
+                self.loss_kernel, self._target_ndim = self.k.softmax_cross_entropy, 1
             elif type(loss) is BinaryCrossEntropy:
-                self.loss_kernel = self.k.sigmoid_cross_entropy
+                self.loss_kernel, self._target_ndim = self.k.sigmoid_cross_entropy, 2
         self.dout: np.ndarray | None = None
         self._dout_buf = np.empty_like(last.Z) if self.loss_kernel is not None else None
 
@@ -107,11 +109,10 @@ class FusedStep:
                 A = Z
             else:
                 A = op.layer.forward(A, training=True)
-        ce = self.loss_kernel is self.k.softmax_cross_entropy
-        if self.loss_kernel is not None and y.ndim == (1 if ce else 2):
+        if self.loss_kernel is not None and y.ndim == self._target_ndim:
             dout = self._dout_buf[:n]
             total, correct = self.loss_kernel(A, y, dout)
-            value = total / A.size if not ce else total / n
+            value = total / (n if self._target_ndim == 1 else A.size)
         else:
             value = self.loss.forward(A, y)
             dout = correct = None

@@ -79,7 +79,6 @@ class Optimizer:
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads!r}")
         self.iterations = 0  # number of steps taken (t in the formulas)
-        self._flush_now = False
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self._scratch: dict[str, np.ndarray] = {}
         self._plan_key: tuple | None = None
@@ -105,12 +104,18 @@ class Optimizer:
         for f in pending:
             f.result()
 
+    def _flush_step(self) -> bool:
+        """True on the steps that zero state entries below FLUSH_BELOW."""
+        return self.iterations % FLUSH_EVERY == 0
+
+    def _add_l2(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        if self.weight_decay and name.endswith("W"):
+            g += self.weight_decay * p  # L2 penalty: d/dW (wd/2 ||W||^2) = wd W
+
     def _run(self, jobs: list[tuple], lr: float) -> None:
-        flush = self.iterations % FLUSH_EVERY == 0
-        self._flush_now = flush
+        flush = self._flush_step()
         for name, p, g, state, s in jobs:
-            if self.weight_decay and name.endswith("W"):
-                g += self.weight_decay * p  # L2 penalty: d/dW (wd/2 ||W||^2) = wd W
+            self._add_l2(name, p, g)
             self._update(name, p, g, state, s, lr)
             if flush and not self._flushes_in_update():
                 for arr in state.values():
@@ -351,18 +356,15 @@ class Adam(Optimizer):
             return super()._run(jobs, lr)
         from ._fused import adam_update_many
 
-        self._flush_now = self.iterations % FLUSH_EVERY == 0
-        if self.weight_decay:
-            for name, p, g, _, _ in jobs:
-                if name.endswith("W"):
-                    g += self.weight_decay * p  # L2 penalty, as in Optimizer._run
+        for name, p, g, _, _ in jobs:
+            self._add_l2(name, p, g)
         ps, gs, ms, vs = flat
         step, eps_hat = self._step_sizes(lr)
         decays = np.array([self._decay(name, lr) for name, *_ in self._order(jobs)],
                           dtype=ps[0].dtype)
         adam_update_many(ps, gs, ms, vs, decays, beta1=self.beta1, beta2=self.beta2,
                          eps_hat=eps_hat, step=step,
-                         flush_below=FLUSH_BELOW if self._flush_now else 0.0)
+                         flush_below=FLUSH_BELOW if self._flush_step() else 0.0)
 
     @staticmethod
     def _order(jobs: list[tuple]) -> list[tuple]:
@@ -392,14 +394,10 @@ class Adam(Optimizer):
         return 1.0
 
     def _step_sizes(self, lr: float) -> tuple[float, float]:
-        """(step, eps') of this step t, the same for every parameter (computed once per step)."""
-        key = (self.iterations, lr, self.beta1, self.beta2, self.eps)
-        if getattr(self, "_sizes_key", None) != key:
-            t = self.iterations
-            sqrt_bc2 = math.sqrt(1.0 - self.beta2**t)
-            self._sizes = (lr * sqrt_bc2 / (1.0 - self.beta1**t), self.eps * sqrt_bc2)
-            self._sizes_key = key
-        return self._sizes
+        """(step, eps') of this step t: lr sqrt(1 - b2^t) / (1 - b1^t) and eps sqrt(1 - b2^t)."""
+        t = self.iterations
+        sqrt_bc2 = math.sqrt(1.0 - self.beta2**t)
+        return lr * sqrt_bc2 / (1.0 - self.beta1**t), self.eps * sqrt_bc2
 
     def _update(self, name, p, g, state, s, lr):
         b1, b2 = self.beta1, self.beta2
@@ -408,7 +406,7 @@ class Adam(Optimizer):
         step, eps_hat = self._step_sizes(lr)
         if self._kernel is not None:  # the same, one pass; flushes m and v on flush steps
             self._kernel(p, g, m, v, decay=decay, beta1=b1, beta2=b2, eps_hat=eps_hat,
-                         step=step, flush_below=FLUSH_BELOW if self._flush_now else 0.0)
+                         step=step, flush_below=FLUSH_BELOW if self._flush_step() else 0.0)
             return
         if decay != 1.0:
             p *= decay

@@ -191,7 +191,7 @@ class _Running:
         self.n += nb
         if self.classifier:
             correct, count = (_correct(self.kind, out, y) if correct is None else
-                              (float(correct), nb if self.kind == "softmax" else out.size))
+                              (float(correct), _judged(self.kind, out)))
             self.correct += correct
             self.count += count
         else:
@@ -220,13 +220,19 @@ class _Running:
         return logs
 
 
+def _judged(kind: str, out: np.ndarray) -> int:
+    """How many answers a batch gives: one per sample (softmax), one per output (sigmoid)."""
+    return out.shape[0] if kind == "softmax" else out.size
+
+
 def _correct(kind: str, out: np.ndarray, y: np.ndarray) -> tuple[float, int]:
     """(number correct, number judged) for logits ``out`` and targets ``y``."""
     if kind == "softmax":
         pred = np.argmax(out, axis=1)
-        return float(np.sum(pred == _labels_from_targets(y))), out.shape[0]
+        return float(np.sum(pred == _labels_from_targets(y))), _judged(kind, out)
     Y = y.reshape(out.shape) if y.ndim == 1 else y
-    return float(np.sum((out > 0) == (Y >= 0.5))), out.size  # sigma(z) >= 0.5 <=> z > 0
+    # sigma(z) >= 0.5 <=> z > 0
+    return float(np.sum((out > 0) == (Y >= 0.5))), _judged(kind, out)
 
 
 def _r2_from_sums(s: np.ndarray, n: int) -> float:
@@ -488,19 +494,19 @@ def fit(
                         idx = order[b * B:(b + 1) * B]
                         Xb = np.take(X, idx, axis=0, out=Xb_buf[: len(idx)])
                         yb = np.take(y, idx, axis=0, out=yb_buf[: len(idx)])
-                    correct = None
-                    if fast is not None and not net.hooks:
+                    fused_now = fast is not None and not net.hooks  # observers: reference
+                    if fused_now:
                         value, out, correct = fast.forward_loss(Xb, yb)
                     else:
                         out = net._forward(Xb, training=True)
-                        value = loss.forward(out, yb)
+                        value, correct = loss.forward(out, yb), None
                     if not math.isfinite(value):
                         _diverged(net, last_good, epoch, b, history, running, optimizer)
                     running.update(value, out, yb, correct)
                     if net.hooks:
                         _observed_step(net, loss, optimizer, out, value, yb)
                     else:
-                        if fast is not None:
+                        if fused_now:
                             fast.backward()
                         else:
                             net.backward(loss.backward(), input_grad=False)
