@@ -110,6 +110,20 @@ def test_bad_setups_get_the_same_clear_errors_as_the_reference():
                  epochs=1, verbose=0)
 
 
+def test_an_overflowing_input_stops_the_fused_run_as_it_stops_the_reference():
+    """inf - inf in a hidden layer is NaN: it must reach the loss (not become a ReLU 0)."""
+    X, y = _data()
+    X[5] = 3e38
+    messages = []
+    for fused in (False, True):
+        net = ffnn.mlp([12, 32, 16, 3], activation="relu", seed=1)
+        with pytest.raises(ffnn.TrainingDiverged, match="epoch 1, batch") as err:
+            ffnn.fit(net, X, y, "ce", ffnn.Adam(1e-2, fused=fused), epochs=3, batch_size=16,
+                     seed=5, verbose=0)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]  # the same batch, the same last finite loss
+
+
 def test_a_diverging_fused_run_still_stops_with_the_clear_error():
     X, y = _data()
     X = X * 1e4
@@ -124,12 +138,18 @@ def test_a_diverging_fused_run_still_stops_with_the_clear_error():
 def test_dense_relu_kernels_are_bit_identical_to_numpy(dtype):
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((37, 21)).astype(dtype)
+    Z[3, :4] = [np.nan, np.inf, -np.inf, -0.0]  # NaN stays NaN, as np.maximum keeps it
     b = rng.standard_normal(21).astype(dtype)
+    b[:4] = 0
     ref = Z + b
     A_ref = np.maximum(ref, 0)
     A = Z.copy()
     K.bias_relu(A, b)
     np.testing.assert_array_equal(A, A_ref)
+    assert np.isnan(A[3, 0]) and A[3, 1] == np.inf and A[3, 2] == 0
+    Z[3, :4] = 0.5
+    ref = Z + b
+    A = np.maximum(ref, 0)
     Zb = Z.copy()
     K.bias_add(Zb, b)
     np.testing.assert_array_equal(Zb, ref)

@@ -19,9 +19,15 @@ step's up to float rounding: the same operations, except that exp and log come f
 different math library (a test compares the two paths).
 
 Observers (``net.hooks``, e.g. ``ffnn.trace``) always see the reference step.
+
+On two or more cores, ``FusedStep.parallel`` gives the same step with its work shared between
+cores (``ffnn._parallel``) for the common case: Dense + ReLU layers, a last Dense layer with
+softmax-CE or sigmoid-BCE, fused Adam / AdamW.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -66,6 +72,7 @@ class FusedStep:
         self.k = load_kernels()
         self.loss = loss
         layers = list(net.layers)
+        self._index = {id(layer): i for i, layer in enumerate(layers)}
         self.ops: list[_DenseOp | _LayerOp] = []
         i = 0
         while i < len(layers):
@@ -138,3 +145,50 @@ class FusedStep:
                 dA = np.matmul(dZ, W.T, out=op.dX[:n])  # dX = dZ W^T
             else:
                 dA = op.layer.backward(dA)
+
+    def parallel(self, optimizer, target_ndim: int, workers: int | None = None):
+        """A ``ParallelStep`` doing this step's work and the optimiser's update on ``workers``
+        threads (default: ``optimizers.default_threads()``, at most the usable cores), or
+        None when this network, loss or optimiser is not the case it covers or there is one
+        core: then this one-thread step runs."""
+        from .optimizers import Adam, default_threads
+
+        if workers is None:
+            workers = min(default_threads(), _usable_cores())
+        ops = self.ops
+        if (workers < 2 or self.loss_kernel is None or target_ndim != self._target_ndim
+                or not all(isinstance(op, _DenseOp) for op in ops)
+                or any(op.relu for op in ops[-1:]) or not all(op.relu for op in ops[:-1])
+                or not isinstance(optimizer, Adam) or optimizer._kernel is None
+                or optimizer.clip_norm is not None or optimizer.weight_decay
+                or len({op.layer.dtype for op in ops}) != 1):
+            return None
+        from . import _parallel
+
+        blas = _blas()
+        if blas is None:
+            return None
+        dense = [op.layer for op in ops]
+        names = [(f"{self._index[id(d)]}.W", f"{self._index[id(d)]}.b") for d in dense]
+        kind = 1 if self.loss_kernel is self.k.softmax_cross_entropy else 2
+        return _parallel.ParallelStep(dense, names, kind, optimizer, workers,
+                                      self.ops[0].Z.shape[0], blas)
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+_BLAS: list = []
+
+
+def _blas():
+    """NumPy's BLAS entry points for the parallel step (looked up once), or None."""
+    if not _BLAS:
+        from ._parallel import find_blas
+
+        _BLAS.append(find_blas())
+    return _BLAS[0]

@@ -451,6 +451,11 @@ def fit(
     if fused is None:
         fused = bool(getattr(optimizer, "fused", False))
     fast = FusedStep(net, loss, B) if fused else None
+    # big enough to share each step between cores (small networks: handing off costs more)
+    shared = fast.parallel(optimizer, y.ndim) if fast is not None and not full_batch and \
+        B * net.n_params() >= SMALL_WORK else None
+    if shared is not None:
+        shared.set_data(X, y)
 
     # reusable batch buffers: gathering rows into them never allocates inside the loop
     if not full_batch:
@@ -485,37 +490,50 @@ def fit(
                     for i, layer in dropouts:
                         layer.rng.bit_generator.state = resume_state["dropout_rng"][str(i)]
                 t0 = time.perf_counter()
-                for b in range(first, steps):
-                    if full_batch:
-                        Xb, yb = X, y
-                    elif order is None:
-                        Xb, yb = X[b * B:(b + 1) * B], y[b * B:(b + 1) * B]
-                    else:
-                        idx = order[b * B:(b + 1) * B]
-                        Xb = np.take(X, idx, axis=0, out=Xb_buf[: len(idx)])
-                        yb = np.take(y, idx, axis=0, out=yb_buf[: len(idx)])
-                    fused_now = fast is not None and not net.hooks  # observers: reference
-                    if fused_now:
-                        value, out, correct = fast.forward_loss(Xb, yb)
-                    else:
-                        out = net._forward(Xb, training=True)
-                        value, correct = loss.forward(out, yb), None
-                    if not math.isfinite(value):
-                        _diverged(net, last_good, epoch, b, history, running, optimizer)
-                    running.update(value, out, yb, correct)
-                    if net.hooks:
-                        _observed_step(net, loss, optimizer, out, value, yb)
-                    else:
-                        if fused_now:
-                            fast.backward()
+                # the workers run for this epoch unless observers want the reference step
+                sharing = shared is not None and not net.hooks
+                with contextlib.nullcontext() if not sharing else \
+                        shared.running(np.arange(n) if order is None else order):
+                    for b in range(first, steps):
+                        fused_now = fast is not None and not net.hooks  # observers: reference
+                        shared_now = fused_now and sharing
+                        if shared_now:
+                            # gather, forward, loss, backward and update, on all workers
+                            # (nothing is updated when the loss is not finite)
+                            value, out, correct = shared.step(b)
+                            yb = None
                         else:
-                            net.backward(loss.backward(), input_grad=False)
-                        optimizer.step(net.parameters(), net.gradients())
-                    progress.step()
-                    for cb in callbacks:
-                        cb.on_batch_end(b, {"loss": value})
-                    if flag["stop"]:
-                        break
+                            if full_batch:
+                                Xb, yb = X, y
+                            elif order is None:
+                                Xb, yb = X[b * B:(b + 1) * B], y[b * B:(b + 1) * B]
+                            else:
+                                idx = order[b * B:(b + 1) * B]
+                                Xb = np.take(X, idx, axis=0, out=Xb_buf[: len(idx)])
+                                yb = np.take(y, idx, axis=0, out=yb_buf[: len(idx)])
+                            if fused_now:
+                                value, out, correct = fast.forward_loss(Xb, yb)
+                            else:
+                                out = net._forward(Xb, training=True)
+                                value, correct = loss.forward(out, yb), None
+                        if not math.isfinite(value):
+                            _diverged(net, last_good, epoch, b, history, running, optimizer)
+                        running.update(value, out, yb, correct)
+                        if shared_now:
+                            pass  # already updated
+                        elif net.hooks:
+                            _observed_step(net, loss, optimizer, out, value, yb)
+                        else:
+                            if fused_now:
+                                fast.backward()
+                            else:
+                                net.backward(loss.backward(), input_grad=False)
+                            optimizer.step(net.parameters(), net.gradients())
+                        progress.step()
+                        for cb in callbacks:
+                            cb.on_batch_end(b, {"loss": value})
+                        if flag["stop"]:
+                            break
                 if flag["stop"] and b < steps - 1:
                     history.interrupted = True
                     ctx.extra["interrupted_at"] = (epoch, b)
