@@ -250,6 +250,24 @@ def init_weights(recipe: Recipe, seed: int) -> list[tuple[np.ndarray, np.ndarray
 FUSED = False
 
 
+@contextlib.contextmanager
+def ffnn_threads(threads: int | None):
+    """FFNN_NUM_THREADS for the block (None: leave it): with 1, ffnn's fused step keeps to
+    one worker, so "ffnn-1t" is one thread like "torch-1t" and "bound-1t"."""
+    if threads is None:
+        yield
+        return
+    old = os.environ.get("FFNN_NUM_THREADS")
+    os.environ["FFNN_NUM_THREADS"] = str(threads)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["FFNN_NUM_THREADS"]
+        else:
+            os.environ["FFNN_NUM_THREADS"] = old
+
+
 class FfnnTrainer:
     """ffnn.fit, one call per epoch.  ``threads`` limits NumPy's BLAS (None: the default)."""
 
@@ -284,7 +302,7 @@ class FfnnTrainer:
         self.loop_seconds: list[float] = []
 
     def train_epoch(self, epoch: int) -> float:
-        with blas_threads(self.threads):
+        with blas_threads(self.threads), ffnn_threads(self.threads):
             return self._train_epoch(epoch)
 
     def _train_epoch(self, epoch: int) -> float:
@@ -750,7 +768,7 @@ def moons_race(epochs: int, repeats: int, frameworks: list[str], threads: int,
         return dt, float(np.mean(clf.predict(X) == y))
 
     def run_ffnn_1t() -> tuple[float, float]:
-        with blas_threads(1):
+        with blas_threads(1), ffnn_threads(1):
             return run_ffnn()
 
     runners: dict[str, Callable[[], tuple[float, float]]] = {"ffnn": run_ffnn}

@@ -211,3 +211,17 @@ def test_gemm_binding(dtype, ta, tb):
             B.shape[1], C.ctypes.data, n)
     expect = (A.T if ta else A) @ (B.T if tb else B)
     np.testing.assert_allclose(C, expect, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_a_helper_that_fails_to_start_raises_instead_of_hanging(count_steps, monkeypatch):
+    def broken(*args):
+        raise TypeError("could not compile")
+
+    monkeypatch.setattr(K, "_helper", broken)
+    X, y = _data(n=64)
+    with pytest.raises(RuntimeError, match="failed to start") as err:
+        _fit(CASES["ce, 3 layers"][0], X, y, "ce", ffnn.Adam(1e-2, fused=True), threads=2,
+             monkeypatch=monkeypatch)
+    assert isinstance(err.value.__cause__, TypeError)
+    assert count_steps["steps"] == 0
+    assert _workers_alive() == []

@@ -307,7 +307,7 @@ def _gemm(blas, ta, tb, m, n, k, one, a, lda, b, ldb, c, ldc):  # pragma: no cov
 
 # --------------------------------------------------------------------------- the workers
 # ctl (int64): counters threads spin on, each on its own 64-byte line
-_ARRIVED, _POSTED, _STOP, _ROUNDS = 0, 8, 9, 16
+_ARRIVED, _POSTED, _STOP, _READY, _ROUNDS = 0, 8, 9, 10, 16
 # cf (float64), written by the main thread before each step: the batch and Adam's scalars
 _START, _N, _C1, _B2, _C2, _EPS, _STEP, _BELOW = range(8)
 
@@ -421,7 +421,9 @@ def _step(t, T, blas, ctl, cf, res, X, order, labels_all, targets_all, Xb, label
 def _helper(t, T, seen, blas, ctl, cf, res, X, order, labels_all, targets_all, Xb, labels,
             targets, Zs, dZs, Ws, bs, gWs, gbs, mWs, vWs, mbs, vbs, decW, decb,
             kind):  # pragma: no cover - compiled
-    """A helper thread: run worker t's share of every posted step until told to stop."""
+    """A helper thread: say it runs, then run worker t's share of every posted step until
+    told to stop."""
+    _atomic_add(ctl, _READY, 1)
     while True:
         while _atomic_load(ctl, _POSTED) == seen:
             _spin_pause()

@@ -34,11 +34,12 @@ import ctypes
 import math
 import os
 import threading
+import time
 
 import numpy as np
 
 from . import _fused as K
-from ._fused import _POSTED, _ROUNDS, _STOP
+from ._fused import _POSTED, _READY, _ROUNDS, _STOP
 from .optimizers import FLUSH_BELOW
 
 # --------------------------------------------------------------------------- BLAS
@@ -166,14 +167,29 @@ class ParallelStep:
                       mW, vW, mb, vb, self.decW, self.decb, self.kind)
         self._lr = None
         self.ctl[_STOP] = 0
+        self.ctl[_READY] = 0
         seen = int(self.ctl[_POSTED])
-        threads = [threading.Thread(target=K._helper, args=(t, self.T, seen, *self._args),
-                                    daemon=True, name=f"ffnn-worker-{t}")
-                   for t in range(1, self.T)]
+        errors: list[BaseException] = []
+
+        def helper(t: int) -> None:
+            try:
+                K._helper(t, self.T, seen, *self._args)
+            except BaseException as exc:  # pragma: no cover - e.g. numba failing to compile
+                errors.append(exc)
+
+        threads = [threading.Thread(target=helper, args=(t,), daemon=True,
+                                    name=f"ffnn-worker-{t}") for t in range(1, self.T)]
         with threadpool_limits(limits=1, user_api="blas"):
             for th in threads:
                 th.start()
             try:
+                # the main thread would spin forever at the first wait for a helper that died
+                # (a first compile takes seconds: wait for every helper to report in)
+                while self.ctl[_READY] < len(threads):
+                    if errors or not all(th.is_alive() for th in threads):
+                        raise RuntimeError("a worker thread of the parallel training step "
+                                           "failed to start") from (errors or [None])[0]
+                    time.sleep(1e-4)
                 yield self
             finally:
                 self.ctl[_STOP] = 1
