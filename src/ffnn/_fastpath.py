@@ -161,7 +161,10 @@ class FusedStep:
                 or any(op.relu for op in ops[-1:]) or not all(op.relu for op in ops[:-1])
                 or not isinstance(optimizer, Adam) or optimizer._kernel is None
                 or optimizer.clip_norm is not None or optimizer.weight_decay
-                or len({op.layer.dtype for op in ops}) != 1):
+                or len({op.layer.dtype for op in ops}) != 1
+                or not all(a.flags.c_contiguous for op in ops for d in (op.layer.params,
+                                                                       op.layer.grads)
+                           for a in d.values())):
             return None
         from . import _parallel
 

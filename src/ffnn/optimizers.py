@@ -318,7 +318,9 @@ class Adam(Optimizer):
     ``fused=True`` runs the same arithmetic as one compiled loop (``ffnn._fused``, needs numba):
     bit-identical results, one pass over memory instead of twelve, on one thread (two threads
     lose to BLAS's spinning workers on MNIST).  ``fit`` then also uses its fused training
-    step by default (``ffnn._fastpath``: the same math up to float rounding).
+    step by default (``ffnn._fastpath``: the same math up to float rounding), which on two or
+    more cores also runs this update inside its workers, each on its own rows of every W
+    (``ffnn._parallel``; the same kernel and scalars, so the same numbers).
     """
 
     name = "adam"

@@ -393,7 +393,9 @@ def fit(
     math with reused buffers and compiled Dense+ReLU / softmax-CE passes, equal to the reference
     step up to float rounding.  The default (None) follows the optimiser's ``fused`` flag, so
     ``Adam(fused=True)`` alone gives the whole fast path.  With observers in ``net.hooks``
-    (``ffnn.trace``) the reference step always runs.
+    (``ffnn.trace``) the reference step always runs.  On two or more cores, a fused step of a
+    Dense + ReLU network with softmax-CE (integer labels) or sigmoid-BCE and fused Adam/AdamW
+    is shared between cores (``ffnn._parallel``; same results; ``FFNN_NUM_THREADS=1``: one).
     """
     loss = get_loss(loss)
     if not isinstance(optimizer, Optimizer):
