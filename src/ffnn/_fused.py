@@ -7,7 +7,9 @@ no fast-math, no fused multiply-add), so the results are bit-identical, which a 
 What changes is only the memory traffic: NumPy streams the 567k parameters of an MNIST network
 through memory twelve times per Adam step, the kernel once.
 
-Used when an optimiser is built with ``fused=True`` (``pip install "ffnn[fast]"``).
+Used when an optimiser is built with ``fused=True`` (``pip install "ffnn[fast]"``).  Below the
+optimiser kernels: the kernels of the fused training step (``_fastpath``), then the compiled
+part of the step shared between cores (``_parallel``: atomics, a BLAS call, the workers).
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def _works(blas: np.ndarray, dtype: np.dtype) -> bool:
     B = rng.standard_normal((5, 4)).astype(dtype)
     C = np.full((3, 4), np.nan, dtype)
     K._gemm(blas, True, False, 3, 4, 5, dtype.type(1), A.ctypes.data, 3, B.ctypes.data, 4,
-          C.ctypes.data, 4)
+            C.ctypes.data, 4)  # C = A^T B
     return bool(np.allclose(C, A.T @ B, rtol=1e-4, atol=1e-5))
 
 
