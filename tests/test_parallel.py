@@ -225,3 +225,18 @@ def test_a_helper_that_fails_to_start_raises_instead_of_hanging(count_steps, mon
     assert isinstance(err.value.__cause__, TypeError)
     assert count_steps["steps"] == 0
     assert _workers_alive() == []
+
+
+def test_one_compiled_step_serves_every_depth(count_steps, monkeypatch):
+    """The workers take typed lists of arrays: a deeper network does not compile again
+    (a compile of the shared step takes ~10 s)."""
+    X, y = _data(n=64)
+    sizes = [12, 16, 3]
+    _fit(lambda: ffnn.mlp(sizes, activation="relu", seed=1), X, y, "ce",
+         ffnn.Adam(1e-2, fused=True), threads=2, monkeypatch=monkeypatch, epochs=1)
+    compiled = len(K._step.signatures)
+    for deeper in ([12, 16, 16, 16, 3], [12, 3]):
+        _fit(lambda s=deeper: ffnn.mlp(s, activation="relu", seed=1), X, y, "ce",
+             ffnn.Adam(1e-2, fused=True), threads=2, monkeypatch=monkeypatch, epochs=1)
+    assert count_steps["steps"] == 3 * 4
+    assert len(K._step.signatures) == compiled

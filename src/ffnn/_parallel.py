@@ -160,11 +160,14 @@ class ParallelStep:
         from threadpoolctl import threadpool_limits
 
         X, labels_all, targets_all = self._data
-        W, b, gW, gb, mW, vW, mb, vb = self._arrays()
+        from numba.typed import List
+
+        # typed lists, not tuples: one compiled version serves every depth of network
+        lists = [List(col) for col in (self.Zs, self.dZs, *self._arrays())]
         self._args = (self.blas, self.ctl, self.cf, self.res, X,
                       np.ascontiguousarray(order, dtype=np.int64), labels_all, targets_all,
-                      self.Xb, self.labels, self.targets, self.Zs, self.dZs, W, b, gW, gb,
-                      mW, vW, mb, vb, self.decW, self.decb, self.kind)
+                      self.Xb, self.labels, self.targets, *lists, self.decW, self.decb,
+                      self.kind)
         self._lr = None
         self.ctl[_STOP] = 0
         self.ctl[_READY] = 0
