@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numpy as np
@@ -20,6 +21,9 @@ if _fastpath._blas() is None:  # pragma: no cover - NumPy's BLAS without a CBLAS
                 allow_module_level=True)
 
 
+REAL_BLAS_THREADS = _fastpath._blas_threads
+
+
 def _data(n=203, d=12, classes=3, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d)).astype(np.float32)
@@ -31,7 +35,8 @@ def _data(n=203, d=12, classes=3, seed=0):
 def count_steps(monkeypatch):
     """Share every network (not only big ones) and count the shared steps taken."""
     monkeypatch.setattr(training, "SMALL_WORK", 0)
-    monkeypatch.setattr(_fastpath, "_usable_cores", lambda: 4)
+    monkeypatch.setattr(_fastpath, "_usable_cores", lambda: 4)  # as on a 4-core machine
+    monkeypatch.setattr(_fastpath, "_blas_threads", lambda library: 4)
     monkeypatch.delenv("FFNN_NUM_THREADS", raising=False)
     calls = {"steps": 0, "workers": set()}
     real = P.ParallelStep.step
@@ -127,7 +132,7 @@ def test_optimiser_state_continues_on_either_path(count_steps, monkeypatch):
 
 
 @pytest.mark.parametrize("why", ["sgd", "clip_norm", "l2", "dropout", "tanh", "mse",
-                                 "one-hot targets", "one core"])
+                                 "one-hot targets", "one core", "BLAS limited to 1 thread"])
 def test_other_cases_take_the_one_thread_step(why, count_steps, monkeypatch):
     build = CASES["ce, 3 layers"][0]
     X, y = _data(n=64)
@@ -151,8 +156,14 @@ def test_other_cases_take_the_one_thread_step(why, count_steps, monkeypatch):
             return ffnn.mlp([12, 16, 1], activation="relu", seed=1)
     elif why == "one-hot targets":
         y = np.eye(3, dtype=np.float32)[y]
-    net, h = _fit(build, X, y, loss, opt, threads=1 if why == "one core" else 2,
-                  monkeypatch=monkeypatch, epochs=1, fused=True)
+    with contextlib.ExitStack() as stack:
+        if why == "BLAS limited to 1 thread":  # e.g. in joblib's workers: use one core
+            from threadpoolctl import threadpool_limits
+
+            stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+            monkeypatch.setattr(_fastpath, "_blas_threads", REAL_BLAS_THREADS)
+        net, h = _fit(build, X, y, loss, opt, threads=1 if why == "one core" else 2,
+                      monkeypatch=monkeypatch, epochs=1, fused=True)
     assert count_steps["steps"] == 0
     assert np.isfinite(h["loss"][-1])
 
@@ -202,7 +213,7 @@ def test_observers_get_the_reference_step(count_steps, monkeypatch):
 @pytest.mark.parametrize("ta, tb", [(False, False), (True, False), (False, True)])
 def test_gemm_binding(dtype, ta, tb):
     rng = np.random.default_rng(0)
-    blas = _fastpath._blas()[np.dtype(dtype)]
+    blas = _fastpath._blas()[0][np.dtype(dtype)]
     m, n, k = 7, 5, 9
     A = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
     B = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)

@@ -148,15 +148,13 @@ class FusedStep:
 
     def parallel(self, optimizer, target_ndim: int, workers: int | None = None):
         """A ``ParallelStep`` doing this step's work and the optimiser's update on ``workers``
-        threads (default: ``optimizers.default_threads()``, at most the usable cores), or
-        None when this network, loss or optimiser is not the case it covers or there is one
-        core: then this one-thread step runs."""
+        threads (default: ``optimizers.default_threads()``, at most the usable cores and the
+        threads BLAS is allowed), or None when this network, loss or optimiser is not the case
+        it covers or there is one worker: then this one-thread step runs."""
         from .optimizers import Adam, default_threads
 
-        if workers is None:
-            workers = min(default_threads(), _usable_cores())
         ops = self.ops
-        if (workers < 2 or self.loss_kernel is None or target_ndim != self._target_ndim
+        if (self.loss_kernel is None or target_ndim != self._target_ndim
                 or not all(isinstance(op, _DenseOp) for op in ops)
                 or any(op.relu for op in ops[-1:]) or not all(op.relu for op in ops[:-1])
                 or not isinstance(optimizer, Adam) or optimizer._kernel is None
@@ -164,13 +162,19 @@ class FusedStep:
                 or len({op.layer.dtype for op in ops}) != 1
                 or not all(a.flags.c_contiguous for op in ops for d in (op.layer.params,
                                                                        op.layer.grads)
-                           for a in d.values())):
+                           for a in d.values())
+                or min(default_threads(), _usable_cores()) < 2):
+            return None
+        found = _blas()
+        if found is None:
+            return None
+        blas, library = found
+        if workers is None:
+            workers = min(default_threads(), _usable_cores(), _blas_threads(library))
+        if workers < 2:
             return None
         from . import _parallel
 
-        blas = _blas()
-        if blas is None:
-            return None
         dense = [op.layer for op in ops]
         names = [(f"{self._index[id(d)]}.W", f"{self._index[id(d)]}.b") for d in dense]
         kind = 1 if self.loss_kernel is self.k.softmax_cross_entropy else 2
@@ -185,11 +189,21 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def _blas_threads(library: str) -> int:
+    """The threads NumPy's BLAS may use right now: a limit set by the user, by threadpoolctl
+    or in joblib's workers is respected (the shared step uses no more cores than that)."""
+    from threadpoolctl import threadpool_info
+
+    return min([i["num_threads"] for i in threadpool_info() if i["filepath"] == library],
+               default=1)
+
+
 _BLAS: list = []
 
 
 def _blas():
-    """NumPy's BLAS entry points for the parallel step (looked up once), or None."""
+    """(NumPy's BLAS entry points, the library's path) for the parallel step, looked up once;
+    or None."""
     if not _BLAS:
         from ._parallel import find_blas
 

@@ -50,8 +50,9 @@ _SYMBOLS = [("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", True),
             ("scipy_cblas_sgemm", "scipy_cblas_dgemm", False)]
 
 
-def find_blas() -> dict | None:
-    """NumPy's own BLAS library and its CBLAS gemm entry points, or None.
+def find_blas() -> tuple[dict, str] | None:
+    """({dtype: [address of NumPy's CBLAS gemm, 1 if 64-bit integers]}, the library's path),
+    or None.
 
     The library is found with threadpoolctl (which also holds BLAS's threads at 1 while the
     workers run); the entry points by name.  Each found routine is checked once on a small
@@ -78,7 +79,7 @@ def find_blas() -> dict | None:
             table = {dt: np.array([ctypes.cast(fn, ctypes.c_void_p).value, int(wide)], np.int64)
                      for dt, fn in found.items()}
             if all(_works(blas, dt) for dt, blas in table.items()):
-                return table
+                return table, info["filepath"]
     return None
 
 

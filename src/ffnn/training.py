@@ -395,7 +395,8 @@ def fit(
     ``Adam(fused=True)`` alone gives the whole fast path.  With observers in ``net.hooks``
     (``ffnn.trace``) the reference step always runs.  On two or more cores, a fused step of a
     Dense + ReLU network with softmax-CE (integer labels) or sigmoid-BCE and fused Adam/AdamW
-    is shared between cores (``ffnn._parallel``; same results; ``FFNN_NUM_THREADS=1``: one).
+    is shared between cores (``ffnn._parallel``; same results; no more workers than BLAS
+    may use threads, so ``FFNN_NUM_THREADS=1`` or a one-thread BLAS limit keep one).
     """
     loss = get_loss(loss)
     if not isinstance(optimizer, Optimizer):
