@@ -120,7 +120,8 @@ class ParallelStep:
         self.decW = np.ones(len(dense), dt)
         self.decb = np.ones(len(dense), dt)
         self._lr = None
-        self._data: tuple | None = None
+        self._data: tuple | None = None  # (X, labels, targets): set_data
+        self._args: tuple | None = None  # what every worker's compiled step takes: running
 
     def set_data(self, X: np.ndarray, y: np.ndarray) -> None:
         """The training set the batches come from (kept as contiguous arrays)."""
@@ -158,11 +159,10 @@ class ParallelStep:
     def running(self, order: np.ndarray):
         """Helpers spin while this is active (one epoch; batches are rows of ``order``);
         BLAS keeps to one thread meanwhile."""
+        from numba.typed import List
         from threadpoolctl import threadpool_limits
 
         X, labels_all, targets_all = self._data
-        from numba.typed import List
-
         # typed lists, not tuples: one compiled version serves every depth of network
         lists = [List(col) for col in (self.Zs, self.dZs, *self._arrays())]
         self._args = (self.blas, self.ctl, self.cf, self.res, X,
