@@ -27,6 +27,7 @@ softmax-CE or sigmoid-BCE, fused Adam / AdamW.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -162,15 +163,15 @@ class FusedStep:
                 or len({op.layer.dtype for op in ops}) != 1
                 or not all(a.flags.c_contiguous for op in ops for d in (op.layer.params,
                                                                        op.layer.grads)
-                           for a in d.values())
-                or min(default_threads(), _usable_cores()) < 2):
+                           for a in d.values())):
             return None
-        found = _blas()
+        cores = min(default_threads(), _usable_cores())
+        found = _blas() if cores >= 2 else None
         if found is None:
             return None
         blas, library = found
         if workers is None:
-            workers = min(default_threads(), _usable_cores(), _blas_threads(library))
+            workers = min(cores, _blas_threads(library))
         if workers < 2:
             return None
         from . import _parallel
@@ -198,14 +199,10 @@ def _blas_threads(library: str) -> int:
                default=1)
 
 
-_BLAS: list = []
-
-
+@functools.cache
 def _blas():
     """(NumPy's BLAS entry points, the library's path) for the parallel step, looked up once;
     or None."""
-    if not _BLAS:
-        from ._parallel import find_blas
+    from ._parallel import find_blas
 
-        _BLAS.append(find_blas())
-    return _BLAS[0]
+    return find_blas()

@@ -109,14 +109,21 @@ def column_sums(dZ, db):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
-def relu_backward(dA, A, dZ, db):  # pragma: no cover - compiled
-    """dZ = dA * 1{A > 0} (ReLU's backward from its output A = max(Z, 0), so A > 0 <=> Z > 0)
-    and db = sum over the batch of dZ (the bias gradient of the Dense layer below)."""
+def relu_mask(dA, A, dZ):  # pragma: no cover - compiled
+    """dZ = dA * 1{A > 0}: ReLU's backward from its output A = max(Z, 0), so A > 0 <=> Z > 0
+    (dZ may be dA itself: then in place)."""
     n, k = dA.shape
     zero = dA.dtype.type(0)
     for i in range(n):
         for j in range(k):
             dZ[i, j] = dA[i, j] if A[i, j] > zero else zero
+
+
+@numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+def relu_backward(dA, A, dZ, db):  # pragma: no cover - compiled
+    """dZ = dA * 1{A > 0} (``relu_mask``) and db = sum over the batch of dZ (the bias
+    gradient of the Dense layer below)."""
+    relu_mask(dA, A, dZ)
     column_sums(dZ, db)
 
 
@@ -331,17 +338,6 @@ def _part(n, t, T):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _relu_mask(dZ, A):  # pragma: no cover - compiled
-    """In place: dZ <- dZ * 1{A > 0}  (ReLU's backward from its output A)."""
-    n, k = dZ.shape
-    zero = dZ.dtype.type(0)
-    for i in range(n):
-        for j in range(k):
-            if not A[i, j] > zero:
-                dZ[i, j] = zero
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _step(t, T, blas, ctl, cf, res, X, order, labels_all, targets_all, Xb, labels, targets,
           Zs, dZs, Ws, bs, gWs, gbs, mWs, vWs, mbs, vbs, decW, decb,
           kind):  # pragma: no cover - compiled
@@ -388,7 +384,8 @@ def _step(t, T, blas, ctl, cf, res, X, order, labels_all, targets_all, Xb, label
         fi, fo = Ws[l].shape
         _gemm(blas, False, True, h, fi, fo, one, dZs[l].ctypes.data + lo * fo * size, fo,
               Ws[l].ctypes.data, fo, dZs[l - 1].ctypes.data + lo * fi * size, fi)  # dZ W^T
-        _relu_mask(dZs[l - 1][lo:hi], Zs[l - 1][lo:hi])
+        dprev = dZs[l - 1][lo:hi]
+        relu_mask(dprev, Zs[l - 1][lo:hi], dprev)  # in place
     _barrier(ctl, t, T)
     # a non-finite loss: no update (every worker sees the same sum and skips)
     total = 0.0
@@ -409,11 +406,8 @@ def _step(t, T, blas, ctl, cf, res, X, order, labels_all, targets_all, Xb, label
                     mWs[l].reshape(-1)[e0:e1], vWs[l].reshape(-1)[e0:e1], decW[l],
                     c1, b2, c2, eps, step, below)
             c0, c1_ = _part(fo, t, T)
-            db, dz = gbs[l][c0:c1_], dZs[l][:n, c0:c1_]
-            db[:] = 0
-            for i in range(n):  # db = sum_n dZ, row after row as column_sums adds them
-                for j in range(c1_ - c0):
-                    db[j] += dz[i, j]
+            db = gbs[l][c0:c1_]
+            column_sums(dZs[l][:n, c0:c1_], db)  # db = sum_n dZ
             _adam(bs[l][c0:c1_], db, mbs[l][c0:c1_], vbs[l][c0:c1_], decb[l],
                     c1, b2, c2, eps, step, below)
     _barrier(ctl, t, T)

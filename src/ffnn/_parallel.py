@@ -40,7 +40,6 @@ import numpy as np
 
 from . import _fused as K
 from ._fused import _POSTED, _READY, _ROUNDS, _STOP
-from .optimizers import FLUSH_BELOW
 
 # --------------------------------------------------------------------------- BLAS
 #: CBLAS entry points NumPy's BLAS may export: (single, double, 64-bit integers)
@@ -138,10 +137,8 @@ class ParallelStep:
         opt = self.opt
         cols: list[list[np.ndarray]] = [[] for _ in range(8)]
         for d, (nw, nb) in zip(self.dense, self._names, strict=True):
-            for name, p in ((nw, d.params["W"]), (nb, d.params["b"])):
-                if name not in opt.state:
-                    opt.state[name] = opt._init_state(p)
-                    opt._scratch[name] = np.empty_like(p)
+            opt._ensure_state(nw, d.params["W"])
+            opt._ensure_state(nb, d.params["b"])
             cols[0].append(d.params["W"])
             cols[1].append(d.params["b"])
             cols[2].append(d.grads["W"])
@@ -213,7 +210,7 @@ class ParallelStep:
         lr = float(opt.lr)
         step, eps_hat = opt._step_sizes(lr)
         self.cf[:] = (start, n, 1.0 - opt.beta1, opt.beta2, 1.0 - opt.beta2, eps_hat, step,
-                      FLUSH_BELOW if opt._flush_step() else 0.0)
+                      opt._flush_below())
         if lr != self._lr:  # AdamW's decay factor follows the learning rate
             self._lr = lr
             for i, (nw, nb) in enumerate(self._names):

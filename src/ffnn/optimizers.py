@@ -92,9 +92,7 @@ class Optimizer:
             clip_by_global_norm(grads, self.clip_norm)
         lr = float(self.lr)
         for name, p in params.items():
-            if name not in self.state:
-                self.state[name] = self._init_state(p)
-                self._scratch[name] = np.empty_like(p)
+            self._ensure_state(name, p)
         plan = self._slices(params, grads)
         if len(plan) == 1:
             self._run(plan[0], lr)
@@ -104,9 +102,19 @@ class Optimizer:
         for f in pending:
             f.result()
 
+    def _ensure_state(self, name: str, p: np.ndarray) -> None:
+        """Create the state (and scratch buffer) of parameter ``name`` on its first step."""
+        if name not in self.state:
+            self.state[name] = self._init_state(p)
+            self._scratch[name] = np.empty_like(p)
+
     def _flush_step(self) -> bool:
         """True on the steps that zero state entries below FLUSH_BELOW."""
         return self.iterations % FLUSH_EVERY == 0
+
+    def _flush_below(self) -> float:
+        """The flush threshold of this step for the compiled kernels: FLUSH_BELOW or 0 (none)."""
+        return FLUSH_BELOW if self._flush_step() else 0.0
 
     def _add_l2(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         if self.weight_decay and name.endswith("W"):
@@ -366,7 +374,7 @@ class Adam(Optimizer):
                           dtype=ps[0].dtype)
         adam_update_many(ps, gs, ms, vs, decays, beta1=self.beta1, beta2=self.beta2,
                          eps_hat=eps_hat, step=step,
-                         flush_below=FLUSH_BELOW if self._flush_step() else 0.0)
+                         flush_below=self._flush_below())
 
     @staticmethod
     def _order(jobs: list[tuple]) -> list[tuple]:
@@ -408,7 +416,7 @@ class Adam(Optimizer):
         step, eps_hat = self._step_sizes(lr)
         if self._kernel is not None:  # the same, one pass; flushes m and v on flush steps
             self._kernel(p, g, m, v, decay=decay, beta1=b1, beta2=b2, eps_hat=eps_hat,
-                         step=step, flush_below=FLUSH_BELOW if self._flush_step() else 0.0)
+                         step=step, flush_below=self._flush_below())
             return
         if decay != 1.0:
             p *= decay

@@ -522,11 +522,9 @@ def fit(
                         if not math.isfinite(value):
                             _diverged(net, last_good, epoch, b, history, running, optimizer)
                         running.update(value, out, yb, correct)
-                        if shared_now:
-                            pass  # already updated
-                        elif net.hooks:
+                        if net.hooks:
                             _observed_step(net, loss, optimizer, out, value, yb)
-                        else:
+                        elif not shared_now:  # (the shared step has updated already)
                             if fused_now:
                                 fast.backward()
                             else:
