@@ -159,7 +159,7 @@ class FusedStep:
                 or not all(isinstance(op, _DenseOp) for op in ops)
                 or any(op.relu for op in ops[-1:]) or not all(op.relu for op in ops[:-1])
                 or not isinstance(optimizer, Adam) or optimizer._kernel is None
-                or optimizer.clip_norm is not None or optimizer.weight_decay
+                or optimizer.clip_norm is not None or optimizer.weight_decay or optimizer.l1
                 or len({op.layer.dtype for op in ops}) != 1
                 or not all(a.flags.c_contiguous for op in ops for d in (op.layer.params,
                                                                        op.layer.grads)

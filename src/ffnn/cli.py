@@ -9,6 +9,7 @@
     ffnn gradcheck --hidden 5,4 --activation tanh
     ffnn explain RUN/model.npz --format markdown
     ffnn datasets
+    ffnn playground                             train live in the browser (127.0.0.1:8000)
 
 Errors are one line on stderr and a non-zero exit status; ``--debug`` shows the traceback.
 """
@@ -694,6 +695,26 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_playground(args) -> int:
+    """Serve the playground page until Ctrl-C."""
+    import importlib.util
+
+    missing = [m for m in ("starlette", "uvicorn", "websockets") if importlib.util.find_spec(m)
+               is None]
+    if missing:
+        raise CLIError(f"the playground needs {', '.join(missing)}: pip install "
+                       "'ffnn[playground]'")
+    if not 0 <= args.port <= 65535:
+        raise CLIError(f"--port must lie in [0, 65535], got {args.port}")
+    from .playground.server import serve
+
+    try:
+        serve(args.host, args.port, open_browser=not args.no_browser)
+    except OSError as exc:
+        raise CLIError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
@@ -793,6 +814,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("datasets", help="list the built-in data sets")
     p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("playground", help="train a network live in the browser",
+                       description="Serve the playground (a local web page) and open the "
+                       "browser on it. Each tab trains its own network with ffnn.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("demo", help="seed 001's moons network with its decision boundary")
     p.add_argument("--epochs", type=int, default=2000)

@@ -9,6 +9,10 @@ Shared options (all optimisers):
 
 * ``weight_decay`` (L2 penalty, "coupled"): g <- g + weight_decay * W for weight matrices
   (names ending in ".W"); biases are not decayed.  (AdamW instead decays decoupled, below.)
+  It is the gradient of the penalty (weight_decay / 2) ||W||^2 added to the loss.
+* ``l1`` (L1 penalty): g <- g + l1 * sign(W) for weight matrices, the gradient of
+  l1 ||W||_1 (sign(0) = 0, the subgradient that leaves an exact zero at zero).  It pushes
+  every weight towards 0 by the same amount, so small weights end at exactly 0 (sparse nets).
 * ``clip_norm``: if the global norm ||g|| = sqrt(sum over all parameters of sum g^2) exceeds
   it, every gradient is scaled by clip_norm / ||g|| before the update.
 
@@ -71,9 +75,10 @@ class Optimizer:
     name = ""
 
     def __init__(self, lr: float, weight_decay: float = 0.0, clip_norm: float | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, l1: float = 0.0):
         self.lr = check_positive_float(lr, "learning rate lr")
         self.weight_decay = check_nonneg_float(weight_decay, "weight_decay")
+        self.l1 = check_nonneg_float(l1, "l1")
         self.clip_norm = None if clip_norm is None else check_positive_float(clip_norm, "clip_norm")
         self.threads = default_threads() if threads is None else int(threads)
         if self.threads < 1:
@@ -116,14 +121,18 @@ class Optimizer:
         """The flush threshold of this step for the compiled kernels: FLUSH_BELOW or 0 (none)."""
         return FLUSH_BELOW if self._flush_step() else 0.0
 
-    def _add_l2(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        if self.weight_decay and name.endswith("W"):
+    def _add_penalty(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        if not name.endswith("W"):
+            return
+        if self.weight_decay:
             g += self.weight_decay * p  # L2 penalty: d/dW (wd/2 ||W||^2) = wd W
+        if self.l1:
+            g += self.l1 * np.sign(p)  # L1 penalty: d/dW (l1 ||W||_1) = l1 sign(W)
 
     def _run(self, jobs: list[tuple], lr: float) -> None:
         flush = self._flush_step()
         for name, p, g, state, s in jobs:
-            self._add_l2(name, p, g)
+            self._add_penalty(name, p, g)
             self._update(name, p, g, state, s, lr)
             if flush and not self._flushes_in_update():
                 for arr in state.values():
@@ -173,7 +182,10 @@ class Optimizer:
     # ---------------------------------------------------------------- saving
     def config(self) -> dict:
         """Hyperparameters that rebuild this optimiser (JSON-friendly)."""
-        return {"lr": self.lr, "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
+        cfg = {"lr": self.lr, "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
+        if self.l1:
+            cfg["l1"] = self.l1
+        return cfg
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Flat {"<param>/<slot>": array} of the optimiser state (for checkpoints)."""
@@ -222,8 +234,8 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0, clip_norm: float | None = None,
-                 threads: int | None = None):
-        super().__init__(lr, weight_decay, clip_norm, threads)
+                 threads: int | None = None, l1: float = 0.0):
+        super().__init__(lr, weight_decay, clip_norm, threads, l1)
         self.momentum = check_probability(momentum, "momentum")
         if nesterov and self.momentum == 0:
             raise ValueError("Nesterov momentum needs momentum > 0")
@@ -259,8 +271,8 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8,
                  weight_decay: float = 0.0, clip_norm: float | None = None,
-                 threads: int | None = None):
-        super().__init__(lr, weight_decay, clip_norm, threads)
+                 threads: int | None = None, l1: float = 0.0):
+        super().__init__(lr, weight_decay, clip_norm, threads, l1)
         self.rho = check_probability(rho, "rho")
         self.eps = check_positive_float(eps, "eps")
 
@@ -289,8 +301,8 @@ class Adagrad(Optimizer):
     name = "adagrad"
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0,
-                 clip_norm: float | None = None, threads: int | None = None):
-        super().__init__(lr, weight_decay, clip_norm, threads)
+                 clip_norm: float | None = None, threads: int | None = None, l1: float = 0.0):
+        super().__init__(lr, weight_decay, clip_norm, threads, l1)
         self.eps = check_positive_float(eps, "eps")
 
     def _init_state(self, p):
@@ -335,8 +347,8 @@ class Adam(Optimizer):
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, clip_norm: float | None = None,
-                 threads: int | None = None, fused: bool = False):
-        super().__init__(lr, weight_decay, clip_norm, threads)
+                 threads: int | None = None, fused: bool = False, l1: float = 0.0):
+        super().__init__(lr, weight_decay, clip_norm, threads, l1)
         self.beta1 = check_probability(beta1, "beta1")
         self.beta2 = check_probability(beta2, "beta2")
         self.eps = check_positive_float(eps, "eps")
@@ -367,7 +379,7 @@ class Adam(Optimizer):
         from ._fused import adam_update_many
 
         for name, p, g, _, _ in jobs:
-            self._add_l2(name, p, g)
+            self._add_penalty(name, p, g)
         ps, gs, ms, vs = flat
         step, eps_hat = self._step_sizes(lr)
         decays = np.array([self._decay(name, lr) for name, *_ in self._order(jobs)],
@@ -468,8 +480,8 @@ class AdamW(Adam):
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.01, clip_norm: float | None = None,
-                 threads: int | None = None, fused: bool = False):
-        super().__init__(lr, beta1, beta2, eps, 0.0, clip_norm, threads, fused)
+                 threads: int | None = None, fused: bool = False, l1: float = 0.0):
+        super().__init__(lr, beta1, beta2, eps, 0.0, clip_norm, threads, fused, l1)
         self.decoupled_weight_decay = check_nonneg_float(weight_decay, "weight_decay")
 
     def _decay(self, name: str, lr: float) -> float:
