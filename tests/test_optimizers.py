@@ -276,3 +276,22 @@ def test_fused_optimizer_after_load_state_dict_updates_the_loaded_arrays():
             o.step(params, {k: v.copy() for k, v in g.items()})
     np.testing.assert_array_equal(p["0.W"], p_ref["0.W"])
     np.testing.assert_array_equal(opt.state["0.W"]["m"], ref.state["0.W"]["m"])
+
+
+def test_l1_penalty_is_lambda_sign_w_on_weights_only_and_survives_config():
+    """g <- g + l1 sign(W) for weight matrices (biases untouched), for every optimiser."""
+    from ffnn.optimizers import OPTIMIZERS
+
+    W = np.array([[0.5, -2.0], [0.0, 1.0]])
+    for name, cls in OPTIMIZERS.items():
+        opt = cls(lr=0.1, l1=0.3)
+        rebuilt = cls(**opt.config())
+        assert rebuilt.l1 == 0.3, name
+        g = np.zeros_like(W)
+        opt._add_penalty("0.W", W, g)
+        np.testing.assert_array_equal(g, 0.3 * np.sign(W))
+        gb = np.zeros(2)
+        opt._add_penalty("0.b", np.ones(2), gb)
+        np.testing.assert_array_equal(gb, 0)
+    with pytest.raises(ValueError, match="l1"):
+        ffnn.SGD(0.1, l1=-1)
