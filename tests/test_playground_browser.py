@@ -190,7 +190,8 @@ def test_csv_upload_trains(tab, tmp_path):
     X = rng.uniform(-3, 3, (120, 2))
     y = (X[:, 0] ** 2 + X[:, 1] ** 2 < 4).astype(int)
     path = tmp_path / "rings.csv"
-    path.write_text("x1,x2,label\n" + "".join(f"{a:.4f},{b:.4f},{c}\n" for (a, b), c in zip(X, y)))
+    rows = "".join(f"{a:.4f},{b:.4f},{c}\n" for (a, b), c in zip(X, y, strict=True))
+    path.write_text("x1,x2,label\n" + rows)
     p = tab()
     p.el("upload").set_input_files(str(path))
     p.wait_config("dataset", "custom")
