@@ -386,3 +386,15 @@ def test_cli_playground_options(capsys):
     assert "--no-browser" in capsys.readouterr().out
     assert main(["playground", "--port", "70000", "--no-browser"]) == 1
     assert "--port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", ["static/../session.py", "static/%2e%2e/session.py",
+                                  "static/..%2fserver.py", "api/session/../../etc/passwd",
+                                  "static//etc/passwd"])
+def test_no_path_outside_the_static_folder_is_served(server, path):
+    try:
+        status, _, body = _get(server.url + path)
+    except urllib.error.HTTPError as exc:
+        assert exc.code in (400, 404)
+        return
+    assert b"import" not in body and b"root:" not in body
