@@ -15,9 +15,10 @@ One WebSocket per browser tab (``/ws``); the tab *is* the session.  Two kinds of
 
 Page to server (JSON)
 ---------------------
-``{"type": "config", "config": {...}}``   set any subset of the settings (see ``Config``); the
-                                          server answers ``state`` + ``data`` + ``frame``
-                                          (data only when the points changed)
+``{"type": "config", "config": {...}}``   set any subset of the settings (see ``settings``);
+                                          the server answers ``state`` + ``data`` + ``frame``
+                                          (``data`` only when the points changed, and always
+                                          after the tab's first ``config``)
 ``{"type": "play"}`` / ``{"type": "pause"}``   start / stop streaming frames; answer: ``status``
 ``{"type": "step"}``                      one epoch (then paused); answer: ``frame`` + ``trace``
 ``{"type": "reset"}``                     new weights from the seed, epoch 0; answer: ``state`` +
@@ -34,12 +35,15 @@ Server to page
 --------------
 ``hello`` (JSON, first message): ``session`` (id used in export URLs), ``version``,
     ``defaults`` (a full config), ``options`` (the allowed values of every choice),
-    ``limits`` (max hidden layers, neurons per layer, points, upload bytes).
-``state`` (JSON): ``config`` (the full, normalised settings in force), ``network``
+    ``limits`` (max hidden layers, neurons per layer, points, upload bytes), ``grid``,
+    ``neuron_grid``.  ``options.dataset`` lists the ``classification``, ``regression`` and
+    ``multiclass`` (any number of classes) data sets.
+``state`` (JSON): ``config`` (the full, normalised settings in force), ``playing``, ``network``
     (``sizes`` [inputs, hidden..., outputs], ``features``, ``activation``, ``loss``,
     ``output`` "sigmoid" | "softmax" | "identity", ``n_params``, ``params`` [{name, shape}]),
     ``explain`` (ffnn.explain's equations with shapes, text), ``summary`` (text),
-    ``notices`` (list of strings: settings the server adjusted, and why), ``epoch``.
+    ``notices`` (list of strings: settings the server adjusted, and why), ``epoch``,
+    ``custom`` (null, or the source, size and problem of uploaded / placed points).
 ``status`` (JSON): ``playing`` (bool), ``epoch``.
 ``error`` (JSON): ``message`` (one sentence naming the problem), ``source`` ("upload",
     "config", "message", "training", "gradcheck", "session"), and for uploads ``line`` and
@@ -110,7 +114,9 @@ def encode(kind: str, header: Mapping, arrays: Mapping[str, np.ndarray] | None =
     # out relative to the data start, then fix the start once the header's size is known
     rel = 0
     for name, arr in arrays.items():
-        a = np.ascontiguousarray(arr)
+        a = np.asarray(arr)
+        if not a.flags.c_contiguous:
+            a = np.ascontiguousarray(a)  # (which would also turn a 0-d array into 1-d)
         dtype = a.dtype.name
         if dtype not in _DTYPES:
             raise TypeError(f"array {name!r} has dtype {dtype}; frames carry "

@@ -123,6 +123,7 @@ class Connection:
         self.session = session
         self.sid = sid
         self.acked = 0
+        self.data_sent = False
         self.inbox: asyncio.Queue = asyncio.Queue()
 
     async def run(self) -> None:
@@ -183,10 +184,13 @@ class Connection:
         await self.ws.send_bytes(frame)
 
     async def _send_state(self, data: bool) -> None:
+        """``state``, then ``data`` (when the points changed or the page has none yet), then a
+        ``frame``."""
         s = self.session
         await self.ws.send_text(P.text("state", **await asyncio.to_thread(s.state)))
-        if data:
+        if data or not self.data_sent:
             await self.ws.send_bytes(await asyncio.to_thread(s.data_message))
+            self.data_sent = True
         await self.ws.send_bytes(await asyncio.to_thread(s.frame))
 
     async def _handle(self, raw) -> bool:
@@ -230,10 +234,7 @@ class Connection:
                 await self._send_state(data=False)
             elif kind == "config":
                 changed = await asyncio.to_thread(s.configure, msg["config"])
-                if changed["network"]:
-                    await self._send_state(data=changed["data"])
-                else:  # a live change: the page only needs to know the settings in force
-                    await self.ws.send_text(P.text("state", **await asyncio.to_thread(s.state)))
+                await self._send_state(data=changed["data"])
             elif kind == "upload":
                 try:
                     await asyncio.to_thread(s.upload, msg["name"], msg["text"])
@@ -299,7 +300,18 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = True,
     if open_browser:
         with contextlib.suppress(Exception):
             webbrowser.open(url)
-    server.run(sockets=[sock])
+    with _one_blas_thread():
+        server.run(sockets=[sock])
+
+
+def _one_blas_thread():
+    """The playground's products are tiny: BLAS threads only compete with the page (and the
+    other tabs) for the cores, so the server process keeps BLAS on one thread."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 class BackgroundServer:
