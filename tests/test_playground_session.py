@@ -422,3 +422,13 @@ def test_data_csv_lists_every_point_with_its_split():
     lines = s.data_csv().splitlines()
     assert lines[0] == "x1,x2,label,split" and len(lines) == 501
     assert sum(line.endswith(",train") for line in lines) == 150
+
+
+def test_another_data_set_starts_from_other_weights_and_the_same_setup_from_the_same():
+    a, b = Session({"dataset": "xor"}), Session({"dataset": "circle"})
+    assert not np.array_equal(a.net.parameters()["0.W"], b.net.parameters()["0.W"])
+    c = Session({"dataset": "xor"})
+    np.testing.assert_array_equal(a.net.parameters()["0.W"], c.net.parameters()["0.W"])
+    a.train(2)
+    a.reset()
+    np.testing.assert_array_equal(a.net.parameters()["0.W"], c.net.parameters()["0.W"])

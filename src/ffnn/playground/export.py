@@ -85,7 +85,8 @@ def script(session) -> str:
         "",
         f"# {shape}: Dense layers with {s.activation} between them; the last layer's raw "
         f"output goes to the {loss!r} loss",
-        f"net = ffnn.mlp({sizes!r}, activation={s.activation!r}, seed={s.seed}, "
+        f"# initial weights: the page's seed {s.seed} mixed with the data set's name",
+        f"net = ffnn.mlp({sizes!r}, activation={s.activation!r}, seed={session.init_seed}, "
         f"output={session.net.output_kind()!r})",
         f"optimizer = {opt}",
         f"print(net.explain(loss={loss!r}))",

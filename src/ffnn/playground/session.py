@@ -18,6 +18,7 @@ import math
 import tempfile
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -183,7 +184,7 @@ class Session:
         self.loss = _LOSSES[self.task]
         n_out = self.n_classes if self.task == "multiclass" else 1
         self.net = mlp([len(s.features), *s.hidden, n_out], activation=s.activation,
-                       seed=s.seed, output={"bce": "sigmoid", "ce": "softmax",
+                       seed=self.init_seed, output={"bce": "sigmoid", "ce": "softmax",
                                             "mse": "identity"}[self.loss])
         self.loss_fn = get_loss(self.loss)
         self.optimizer = self._make_optimizer()
@@ -197,6 +198,15 @@ class Session:
         self.F_neuron_grid = D.feature_matrix(D.grid(self.domain, NEURON_GRID),
                                               s.features).astype(np.float32)
         self._metrics = self._measure()
+
+    @property
+    def init_seed(self) -> int:
+        """The seed of the initial weights: the page's seed mixed with the data set's name, so
+        another data set starts from other weights (as in TF Playground), and a URL (which
+        holds both) still reproduces them."""
+        name = zlib.crc32(self.settings.dataset.encode())
+        mix = np.random.SeedSequence([self.settings.seed, name])
+        return int(mix.generate_state(1)[0])
 
     def _make_optimizer(self):
         s = self.settings
