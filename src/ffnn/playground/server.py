@@ -46,39 +46,29 @@ def create_app(max_sessions: int = MAX_SESSIONS):
     async def health(request):
         return JSONResponse({"ok": True, "sessions": len(sessions), "version": P.VERSION})
 
-    def _session(request) -> Session | None:
-        return sessions.get(request.path_params["sid"])
+    #: export file -> (what the session makes, media type, file name)
+    exports = {
+        "model.npz": (Session.model_bytes, "application/octet-stream",
+                      lambda s: f"playground-{s.settings.dataset}-epoch{s.epoch}.npz"),
+        "script.py": (Session.script, "text/x-python; charset=utf-8",
+                      lambda s: f"playground-{s.settings.dataset}.py"),
+        "data.csv": (Session.data_csv, "text/csv; charset=utf-8",
+                     lambda s: f"playground-{s.settings.dataset}.csv"),
+    }
 
-    def _gone(sid: str):
-        return JSONResponse({"error": f"no live session {sid!r}: the tab was closed or the "
-                                      "server restarted; reload the page"}, status_code=404)
-
-    async def export_model(request):
-        s = _session(request)
+    async def export(request):
+        sid, what = request.path_params["sid"], request.path_params["what"]
+        if what not in exports:
+            return JSONResponse({"error": f"no export {what!r}; there are "
+                                          f"{', '.join(exports)}"}, status_code=404)
+        s = sessions.get(sid)
         if s is None:
-            return _gone(request.path_params["sid"])
-        body = await asyncio.to_thread(s.model_bytes)
-        name = f"playground-{s.settings.dataset}-epoch{s.epoch}.npz"
-        return Response(body, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-    async def export_script(request):
-        s = _session(request)
-        if s is None:
-            return _gone(request.path_params["sid"])
-        body = await asyncio.to_thread(s.script)
-        name = f"playground-{s.settings.dataset}.py"
-        return Response(body, media_type="text/x-python; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-    async def export_data(request):
-        s = _session(request)
-        if s is None:
-            return _gone(request.path_params["sid"])
-        body = await asyncio.to_thread(s.data_csv)
-        name = f"playground-{s.settings.dataset}.csv"
-        return Response(body, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+            return JSONResponse({"error": f"no live session {sid!r}: the tab was closed or the "
+                                          "server restarted; reload the page"}, status_code=404)
+        make, media_type, name = exports[what]
+        body = await asyncio.to_thread(make, s)
+        return Response(body, media_type=media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{name(s)}"'})
 
     async def websocket(ws):
         await ws.accept()
@@ -100,9 +90,7 @@ def create_app(max_sessions: int = MAX_SESSIONS):
     routes = [
         Route("/", index),
         Route("/api/health", health),
-        Route("/api/session/{sid}/model.npz", export_model),
-        Route("/api/session/{sid}/script.py", export_script),
-        Route("/api/session/{sid}/data.csv", export_data),
+        Route("/api/session/{sid}/{what}", export),
         WebSocketRoute("/ws", websocket),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
