@@ -45,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+from machine import blas_info, cpu_model  # noqa: E402
 from recipes import Recipe, get_recipe, small_b32_recipe  # noqa: E402
 
 TARGET_ACC = 0.98
@@ -141,26 +142,6 @@ def n_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def blas_info() -> list[dict]:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return [{"error": "threadpoolctl not installed"}]
-    keys = ("user_api", "internal_api", "prefix", "version", "num_threads",
-            "threading_layer", "architecture", "filepath")
-    return [{k: d.get(k) for k in keys if k in d} for d in threadpool_info()]
 
 
 def peak_rss_mb() -> float:
