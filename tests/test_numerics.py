@@ -127,3 +127,9 @@ def test_astype_round_trip_is_a_copy():
     assert net64.dtype == np.float64 and net.dtype == np.float32
     net64.parameters()["0.W"][:] = 0
     assert np.any(net.parameters()["0.W"] != 0)
+
+
+def test_sigmoid_and_softplus_take_a_0d_array_and_a_python_number():
+    for x in (np.array(2.0), 2.0, np.float32(2.0)):
+        assert float(ffnn.functional.sigmoid(x)) == pytest.approx(1 / (1 + np.exp(-2.0)))
+        assert float(ffnn.functional.softplus(x)) == pytest.approx(np.log1p(np.exp(2.0)))

@@ -22,7 +22,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
-    s = np.negative(x)
+    s = np.negative(x, out=np.empty_like(x))  # (an out array keeps a 0-d input an array)
     with np.errstate(over="ignore"):
         np.exp(s, out=s)  # exp(-x), possibly inf
     s += 1.0
