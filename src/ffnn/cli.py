@@ -715,6 +715,34 @@ def cmd_playground(args) -> int:
     return 0
 
 
+def cmd_course(args) -> int:
+    """The teacher kit: ``release`` the student versions, ``grade`` the submissions."""
+    from . import course
+
+    try:
+        if args.course_command == "release":
+            written = course.release(args.src, args.dst, force=args.force)
+            notebooks = sum(p.suffix == ".ipynb" for p in written)
+            print(f"{notebooks} student notebooks and {len(written) - notebooks} other files "
+                  f"written to {args.dst}")
+            return 0
+        if args.course_command == "grade":
+            out = Path(args.out)
+            start = time.monotonic()
+            graded = course.grade(args.source, args.submissions, out, timeout=args.timeout,
+                                  jobs=args.jobs, cell_timeout=args.cell_timeout,
+                                  memory_limit=args.memory_limit,
+                                  progress=lambda line: print(line, flush=True))
+            print()
+            print(course.summary_table(graded))
+            print(f"{len(graded)} submissions graded in {time.monotonic() - start:.1f} s: "
+                  f"{out}, feedback in {out.parent / 'feedback'}")
+            return 0
+    except course.CourseError as exc:
+        raise CLIError(str(exc)) from None
+    raise CLIError("ffnn course needs a command: release or grade (see ffnn course --help)")
+
+
 # --------------------------------------------------------------------------- parser
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
@@ -823,6 +851,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(func=cmd_playground)
+
+    p = sub.add_parser("course", help="teacher kit: release student notebooks, grade them",
+                       description="The course's teacher kit. Notebooks use nbgrader's "
+                       "markers (### BEGIN SOLUTION / ### END SOLUTION).")
+    p.set_defaults(func=cmd_course, course_command=None)
+    csub = p.add_subparsers(dest="course_command", metavar="COMMAND")
+    q = csub.add_parser("release", help="write the student versions of solution notebooks",
+                        description="Replace each solution region by `# YOUR CODE HERE` / "
+                        "`raise NotImplementedError()` (Markdown: YOUR ANSWER HERE), clear the "
+                        "outputs, copy the other files of SRC.")
+    q.add_argument("src", help="a solution notebook or a folder of them (searched recursively)")
+    q.add_argument("dst", help="output folder (outside SRC)")
+    q.add_argument("--force", action="store_true", help="overwrite existing files in DST")
+    q = csub.add_parser("grade", help="run and check the submissions, write grades and feedback",
+                        description="Run each submission in its own process, kernel and "
+                        "temporary folder with a time limit, check its exercises with "
+                        "ffnn.exercises, write the grades CSV and feedback/<student>.md next "
+                        "to it.")
+    q.add_argument("--source", required=True, metavar="SOLUTIONS",
+                   help="the solution notebooks (a folder, or one notebook)")
+    q.add_argument("--submissions", required=True, metavar="DIR",
+                   help="DIR/<student>/<lesson>.ipynb (or DIR/<student>.ipynb for one lesson)")
+    q.add_argument("--out", required=True, help="the grades CSV to write")
+    q.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="wall-clock limit for a whole notebook (default 120)")
+    q.add_argument("--cell-timeout", type=float, metavar="SECONDS",
+                   help="limit for one cell, then it is interrupted (default: half of --timeout)")
+    q.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="submissions graded side by side (default 1)")
+    q.add_argument("--memory-limit", type=int, default=4096, metavar="MB",
+                   help="address space per submission (default 4096; 0: no limit)")
 
     p = sub.add_parser("demo", help="seed 001's moons network with its decision boundary")
     p.add_argument("--epochs", type=int, default=2000)
