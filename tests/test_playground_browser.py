@@ -287,3 +287,21 @@ def test_step_shows_the_traced_quantities(tab):
     text = p.text("trace")
     for name in ("Z1", "A1", "dZ2", "dW1", "db1"):
         assert name in text
+
+
+def test_a_tensorflow_playground_link_opens_the_same_setup(tab):
+    tf = ("activation=relu&batchSize=15&dataset=spiral&regDataset=reg-plane&learningRate=0.1"
+          "&regularizationRate=0.003&noise=10&networkShape=6,3&seed=0.12345&showTestData=true"
+          "&discretize=false&percTrainData=60&x=true&y=true&xTimesY=true&xSquared=false"
+          "&ySquared=false&cosX=false&sinX=true&cosY=false&sinY=false&collectStats=false"
+          "&problem=classification&initZero=false&hideText=false&regularization=L2")
+    p = tab(tf)
+    p.wait_config("hidden", [6, 3])
+    cfg = p.state()["config"]
+    assert (cfg["dataset"], cfg["activation"], cfg["lr"], cfg["batch_size"]) == \
+        ("spiral", "relu", 0.1, 15)
+    assert (cfg["regularization"], cfg["reg_rate"], cfg["noise"], cfg["train_ratio"]) == \
+        ("l2", 0.003, 10, 60)
+    assert cfg["features"] == ["x1", "x2", "x1_x2", "sin_x1"] and cfg["seed"] == 12345
+    assert p.el("show-test").is_checked()
+    assert p.text("error") == ""

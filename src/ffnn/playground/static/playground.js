@@ -152,8 +152,34 @@
     return out;
   }
   const NUMBER_RE = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+  /** A TensorFlow Playground link (#activation=tanh&batchSize=10&dataset=circle&networkShape=4,2
+   *  &learningRate=0.03&x=true&y=true&...) in this page's names; keys it does not know (cos
+   *  features, initZero, ...) are left out. */
+  function fromTFPlayground(raw) {
+    const TF = ["networkShape", "learningRate", "batchSize", "percTrainData", "regularizationRate",
+      "regDataset", "xTimesY", "xSquared", "ySquared", "sinX", "sinY", "showTestData"];
+    if (!TF.some((k) => k in raw)) return raw;
+    const out = {};
+    const yes = (k) => raw[k] === "true";
+    const rename = { learningRate: "lr", batchSize: "batch_size", percTrainData: "train_ratio",
+      regularizationRate: "reg_rate", noise: "noise", activation: "activation",
+      problem: "problem", discretize: "discretize", showTestData: "show_test" };
+    for (const [k, v] of Object.entries(rename)) if (k in raw) out[v] = raw[k];
+    if ("networkShape" in raw) out.hidden = raw.networkShape;
+    if ("regularization" in raw) out.regularization = String(raw.regularization).toLowerCase() === "l1" ? "l1" :
+      String(raw.regularization).toLowerCase() === "l2" ? "l2" : "none";
+    const names = { gauss: "gaussian", circle: "circle", xor: "xor", spiral: "spiral" };
+    if (raw.problem === "regression" && raw.regDataset) out.dataset = raw.regDataset;
+    else if (raw.dataset in names) out.dataset = names[raw.dataset];
+    if ("seed" in raw) out.seed = String(Math.floor(Math.abs(parseFloat(raw.seed) || 0) * 1e5) % 2147483647);
+    const feats = [["x", "x1"], ["y", "x2"], ["xSquared", "x1_sq"], ["ySquared", "x2_sq"],
+      ["xTimesY", "x1_x2"], ["sinX", "sin_x1"], ["sinY", "sin_x2"]].filter(([k]) => yes(k)).map(([, f]) => f);
+    if (feats.length) out.features = feats.join(",");
+    for (const k of ["show_test", "discretize"]) if (k in out) out[k] = out[k] === "true" ? "1" : "0";
+    return out;
+  }
   function configFromURL() {
-    const raw = Object.assign(parseParams(location.search), parseParams(location.hash));
+    const raw = fromTFPlayground(Object.assign(parseParams(location.search), parseParams(location.hash)));
     const cfg = {};
     const page = {};
     for (const [k, v] of Object.entries(raw)) {
