@@ -161,13 +161,27 @@ def test_changing_dataset_activation_and_layers_redraws_the_network(tab):
     p.el("remove-layer").click()
     p.wait_config("hidden", [4])
     assert p.el("neuron").count() == 4
-    weights_before = p.el("weight").count()
+    values = "els => els.map(e => e.getAttribute('data-value'))"
+
+    def neuron_pixels():
+        return p.page.evaluate("() => [...document.querySelectorAll(\"[data-testid='neuron']\")]"
+                               ".map(c => c.toDataURL()).join()")
+
+    weights_before = p.el("weight").evaluate_all(values)
+    pixels_before = neuron_pixels()
     p.el("activation").select_option("relu")
     p.wait_config("activation", "relu")
     assert "relu" in p.text("math")
+    p.page.wait_for_function("s => [...document.querySelectorAll(\"[data-testid='neuron']\")]"
+                             ".map(c => c.toDataURL()).join() !== s", arg=pixels_before)
+    weights_relu = p.el("weight").evaluate_all(values)
+    assert weights_relu != weights_before  # He initialisation for ReLU: new weights drawn
     p.el("dataset").select_option("spiral")
     p.wait_config("dataset", "spiral")
-    assert p.el("weight").count() == weights_before  # same network, new data, new weights
+    p.page.wait_for_function("([w, f]) => JSON.stringify([...document.querySelectorAll("
+                             "\"[data-testid='weight']\")].map(e => e.getAttribute("
+                             "'data-value'))) !== JSON.stringify(w)", arg=[weights_relu, 0])
+    assert len(p.el("weight").evaluate_all(values)) == len(weights_relu)  # same network
     assert p.epoch() == 0
     assert p.errors == []
 
