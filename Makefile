@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 # Tests and CI read MNIST from the shared data folder next to the repository.
 export FFNN_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs clean
 
 $(VENV)/.installed-all: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ $(VENV)/.installed-dev: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed-all
+
+$(VENV)/.installed-docs: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $@
 
 demo: $(VENV)/.installed-all
 	$(VENV)/bin/ffnn demo
@@ -34,5 +40,12 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/mnist_race.py
 
+# The documentation site in site/ (open site/index.html). The notebooks are executed during the
+# build: in fast mode (FFNN_FAST=1, shortened trainings) unless FULL=1, the release build.
+# --strict: a broken link, a missing page or a failing notebook cell fails the build.
+docs: $(VENV)/.installed-docs
+	$(if $(FULL),env -u FFNN_FAST,env FFNN_FAST=1) MPLBACKEND=Agg NO_MKDOCS_2_WARNING=1 \
+		$(VENV)/bin/mkdocs build --strict -d site
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache site

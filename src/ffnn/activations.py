@@ -2,7 +2,9 @@
 
 Each class caches exactly what its derivative needs: sigmoid and tanh their *output*
 (sigma' = s (1 - s), tanh' = 1 - a^2), ReLU its mask, the others their input.
-Notation: Z is the layer input (a pre-activation), A = f(Z) its output, dA = dL/dA.
+Notation: Z is the layer input (a pre-activation), A = f(Z) its output, dA = dL/dA, and the
+backward pass returns dZ = dA * f'(Z) (elementwise product).  Every array has the shape of Z,
+(N, D), except that Softmax works on whole rows.
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ class Activation(Layer):
 
 
 class Identity(Activation):
-    """A = Z;  dZ = dA.  (A linear output for regression.)"""
+    r"""A = Z;  dZ = dA.  (A linear output for regression.)
+
+    $$A = Z, \qquad dZ = dA$$
+
+    Shapes: Z, A, dA and dZ all (N, D); elementwise.
+    """
 
     name = "identity"
 
@@ -40,7 +47,13 @@ class Identity(Activation):
 
 
 class Sigmoid(Activation):
-    """A = sigma(Z) = 1 / (1 + exp(-Z));   dZ = dA * A * (1 - A)."""
+    r"""A = sigma(Z) = 1 / (1 + exp(-Z));   dZ = dA * A * (1 - A).
+
+    $$A = \sigma(Z) = \frac{1}{1 + e^{-Z}}, \qquad dZ = dA \odot A \odot (1 - A)$$
+
+    Shapes: Z, A, dA and dZ all (N, D); elementwise.  ``ffnn.functional.sigmoid`` computes it
+    stably.
+    """
 
     name = "sigmoid"
 
@@ -57,7 +70,12 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
-    """A = tanh(Z);   dZ = dA * (1 - A^2)."""
+    r"""A = tanh(Z);   dZ = dA * (1 - A^2).
+
+    $$A = \tanh(Z), \qquad dZ = dA \odot (1 - A^2)$$
+
+    Shapes: Z, A, dA and dZ all (N, D); elementwise.
+    """
 
     name = "tanh"
 
@@ -71,7 +89,12 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
-    """A = max(Z, 0);   dZ = dA * 1{Z > 0}   (the derivative at exactly 0 is taken as 0)."""
+    r"""A = max(Z, 0);   dZ = dA * 1{Z > 0}   (the derivative at exactly 0 is taken as 0).
+
+    $$A = \max(Z, 0), \qquad dZ = dA \odot \mathbb{1}[Z > 0]$$
+
+    Shapes: Z, A, dA and dZ all (N, D); elementwise.
+    """
 
     name = "relu"
     piecewise = True
@@ -85,7 +108,13 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """A = Z if Z > 0 else alpha Z;   dZ = dA * (1 if Z > 0 else alpha)."""
+    r"""A = Z if Z > 0 else alpha Z;   dZ = dA * (1 if Z > 0 else alpha).
+
+    $$A = \begin{cases} Z & Z > 0 \\ \alpha Z & Z \le 0 \end{cases}, \qquad
+    dZ = dA \odot \begin{cases} 1 & Z > 0 \\ \alpha & Z \le 0 \end{cases}$$
+
+    Shapes: Z, A, dA and dZ all (N, D); elementwise.
+    """
 
     name = "leaky_relu"
     piecewise = True
@@ -106,9 +135,13 @@ class LeakyReLU(Activation):
 
 
 class ELU(Activation):
-    """A = Z if Z > 0 else alpha (exp(Z) - 1);   dZ = dA * (1 if Z > 0 else A + alpha).
+    r"""A = Z if Z > 0 else alpha (exp(Z) - 1);   dZ = dA * (1 if Z > 0 else A + alpha).
 
-    exp is taken of min(Z, 0) only, so large positive inputs cannot overflow.
+    $$A = \begin{cases} Z & Z > 0 \\ \alpha (e^{Z} - 1) & Z \le 0 \end{cases}, \qquad
+    dZ = dA \odot \begin{cases} 1 & Z > 0 \\ A + \alpha & Z \le 0 \end{cases}$$
+
+    Shapes: Z, A, dA and dZ all (N, D); elementwise.  exp is taken of min(Z, 0) only, so large
+    positive inputs cannot overflow.
     """
 
     name = "elu"
@@ -133,10 +166,18 @@ class ELU(Activation):
 
 
 class GELU(Activation):
-    """GELU, tanh approximation (Hendrycks & Gimpel 2016; PyTorch's approximate="tanh"):
+    r"""GELU, tanh approximation (Hendrycks & Gimpel 2016; PyTorch's approximate="tanh"):
 
-    A = 0.5 Z (1 + T),   T = tanh(u),   u = c (Z + 0.044715 Z^3),   c = sqrt(2 / pi)
-    dZ = dA * [0.5 (1 + T) + 0.5 Z (1 - T^2) c (1 + 3 * 0.044715 Z^2)]
+        A = 0.5 Z (1 + T),   T = tanh(u),   u = c (Z + 0.044715 Z^3),   c = sqrt(2 / pi)
+        dZ = dA * [0.5 (1 + T) + 0.5 Z (1 - T^2) c (1 + 3 * 0.044715 Z^2)]
+
+    $$A = \tfrac12 Z (1 + T), \quad T = \tanh\big(c\,(Z + 0.044715\,Z^3)\big), \quad
+    c = \sqrt{2/\pi}$$
+
+    $$dZ = dA \odot \big[\tfrac12 (1 + T) + \tfrac12 Z (1 - T^2)\, c\,(1 + 3 \cdot 0.044715\,Z^2)
+    \big]$$
+
+    Shapes: Z, A, dA and dZ all (N, D); elementwise.
     """
 
     name = "gelu"
@@ -159,7 +200,13 @@ class GELU(Activation):
 
 
 class Softplus(Activation):
-    """A = log(1 + exp(Z))  (computed stably);   dZ = dA * sigma(Z)."""
+    r"""A = log(1 + exp(Z))  (computed stably);   dZ = dA * sigma(Z).
+
+    $$A = \log(1 + e^{Z}), \qquad dZ = dA \odot \sigma(Z)$$
+
+    Shapes: Z, A, dA and dZ all (N, D); elementwise.  ``ffnn.functional.softplus`` computes
+    it stably.
+    """
 
     name = "softplus"
 
@@ -172,10 +219,15 @@ class Softplus(Activation):
 
 
 class Softmax(Activation):
-    """Row-wise softmax as a layer, with its true Jacobian-vector product:
+    r"""Row-wise softmax as a layer, with its true Jacobian-vector product:
 
-    A[n, j] = exp(Z[n, j]) / sum_k exp(Z[n, k])
-    dZ[n, j] = sum_i dA[n, i] dA_i/dZ_j = A[n, j] (dA[n, j] - sum_i dA[n, i] A[n, i])
+        A[n, j] = exp(Z[n, j]) / sum_k exp(Z[n, k])
+        dZ[n, j] = sum_i dA[n, i] dA_i/dZ_j = A[n, j] (dA[n, j] - sum_i dA[n, i] A[n, i])
+
+    $$A_{nj} = \frac{e^{Z_{nj}}}{\sum_k e^{Z_{nk}}}, \qquad
+    dZ_{nj} = A_{nj} \Big(dA_{nj} - \sum_i dA_{ni} A_{ni}\Big)$$
+
+    Shapes: Z, A, dA and dZ all (N, C); each row is one distribution over the C classes.
 
     Use it when you want probabilities inside a network.  To *train* a classifier, leave the
     output as logits and use SoftmaxCrossEntropy, whose fused gradient is exact and stable.

@@ -8,23 +8,29 @@
 Per Dense layer l (numbered from 1, as in the math), measured on the last batch of each
 recorded epoch, and added to that epoch's record in the history:
 
-=====================  ====================================================================
-``grad_norm_l``        ||dW_l|| / sqrt(n_l), n_l = number of weights: the root-mean-square
-                       gradient per weight, so a big layer does not look stronger just
-                       for being big (the bias is left out)
-``weight_norm_l``      ||W_l|| (Frobenius), after the step
-``update_ratio_l``     ||Delta W_l|| / ||W_l||: how much one step changes the layer relative
-                       to its size (a common rule of thumb is ~1e-3; far below: the layer
-                       barely learns, far above: unstable)
-``dead_frac_l``        ReLU only: the fraction of units whose input Z_l is <= 0 for every
-                       sample of the batch (their gradient is 0 for the whole batch)
-``saturated_frac_l``   sigmoid / tanh only: the fraction of activation values in the flat
-                       tails, |A - 0.5| > 0.49 for sigmoid (sigma' < 0.0099, under 4 % of its
-                       maximum 0.25) and |A| > 0.98 for tanh (tanh' < 0.04, under 4 % of its
-                       maximum 1); counted over all N x D values of the batch
-``act_mean_l``,        mean and standard deviation of the activation A_l = f(Z_l) over the
-``act_std_l``          batch (hidden layers only: the last Dense layer has no activation)
-=====================  ====================================================================
+``grad_norm_l``
+:   ||dW_l|| / sqrt(n_l), n_l = number of weights: the root-mean-square gradient per weight, so
+    a big layer does not look stronger just for being big (the bias is left out)
+
+``weight_norm_l``
+:   ||W_l|| (Frobenius), after the step
+
+``update_ratio_l``
+:   ||Delta W_l|| / ||W_l||: how much one step changes the layer relative to its size (a common
+    rule of thumb is ~1e-3; far below: the layer barely learns, far above: unstable)
+
+``dead_frac_l``
+:   ReLU only: the fraction of units whose input Z_l is <= 0 for every sample of the batch
+    (their gradient is 0 for the whole batch)
+
+``saturated_frac_l``
+:   sigmoid / tanh only: the fraction of activation values in the flat tails, |A - 0.5| > 0.49
+    for sigmoid (sigma' < 0.0099, under 4 % of its maximum 0.25) and |A| > 0.98 for tanh (tanh'
+    < 0.04, under 4 % of its maximum 1); counted over all N x D values of the batch
+
+``act_mean_l``, ``act_std_l``
+:   mean and standard deviation of the activation A_l = f(Z_l) over the batch (hidden layers
+    only: the last Dense layer has no activation)
 
 The callback is an observer in ``net.hooks`` during ``fit``; on every batch but the measured
 one it only counts (one comparison per event), and the measurement itself is a few norms and

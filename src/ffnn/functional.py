@@ -11,13 +11,16 @@ import numpy as np
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """sigma(x) = 1 / (1 + exp(-x)).
+    r"""sigma(x) = 1 / (1 + exp(-x)).
 
-    Safe at the extremes as written: for x << 0, exp(-x) overflows to inf and 1 / (1 + inf)
-    is exactly 0, the correct limit (the true value is below float32's smallest number
-    there); for x >> 0, exp(-x) underflows to 0 and the result is 1.  The overflow warning of
-    that first case is silenced because it is expected.  Relative error stays at float
-    rounding everywhere else (no 1 - e cancellation).  Four passes over memory, in place.
+    $$\sigma(x) = \frac{1}{1 + e^{-x}}$$
+
+    Elementwise, any shape.  Safe at the extremes as written: for x << 0, exp(-x) overflows to
+    inf and 1 / (1 + inf) is exactly 0, the correct limit (the true value is below float32's
+    smallest number there); for x >> 0, exp(-x) underflows to 0 and the result is 1.  The
+    overflow warning of that first case is silenced because it is expected.  Relative error
+    stays at float rounding everywhere else (no 1 - e cancellation).  Four passes over memory,
+    in place.
     """
     x = np.asarray(x)
     if x.dtype.kind != "f":
@@ -31,10 +34,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
-    """softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
+    r"""softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
 
-    The right-hand side never exponentiates a positive number, and log1p keeps precision
-    when exp(-|x|) is tiny.
+    $$\operatorname{softplus}(x) = \log(1 + e^{x}) = \max(x, 0) + \log\big(1 + e^{-|x|}\big)$$
+
+    Elementwise, any shape.  The right-hand side never exponentiates a positive number, and
+    log1p keeps precision when exp(-|x|) is tiny.
     """
     x = np.asarray(x)
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
@@ -46,10 +51,12 @@ def log_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def logsumexp(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
-    """log sum_j exp(x_j) = m + log sum_j exp(x_j - m),  m = max_j x_j  (max-shifted).
+    r"""log sum_j exp(x_j) = m + log sum_j exp(x_j - m),  m = max_j x_j  (max-shifted).
 
-    After the shift the largest exponent is exp(0) = 1, so the sum lies in [1, n] and
-    neither overflows nor underflows to log(0).
+    $$\log \sum_j e^{x_j} = m + \log \sum_j e^{x_j - m}, \qquad m = \max_j x_j$$
+
+    Reduces ``axis`` (kept with size 1 when ``keepdims``).  After the shift the largest exponent
+    is exp(0) = 1, so the sum lies in [1, n] and neither overflows nor underflows to log(0).
     """
     x = np.asarray(x)
     m = np.max(x, axis=axis, keepdims=True)
@@ -64,9 +71,13 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """softmax(x)_j = exp(x_j - m) / sum_k exp(x_k - m),  m = max_k x_k.
+    r"""softmax(x)_j = exp(x_j - m) / sum_k exp(x_k - m),  m = max_k x_k.
 
-    Subtracting the row maximum changes nothing mathematically (it cancels in the ratio)
+    $$\operatorname{softmax}(x)_j = \frac{e^{x_j - m}}{\sum_k e^{x_k - m}}, \qquad
+    m = \max_k x_k$$
+
+    Same shape as x; each slice along ``axis`` (the rows of an (N, C) array for axis=-1)
+    sums to 1.  Subtracting the row maximum changes nothing mathematically (it cancels in the ratio)
     but keeps every exponent <= 0, so no overflow and the result stays in [0, 1].
     """
     x = np.asarray(x)

@@ -24,7 +24,13 @@ from .init import as_generator, get_initializer, initializer_name
 
 
 class Layer:
-    """Base class: a differentiable map ``out = f(x)`` with optional parameters."""
+    """Base class: a differentiable map ``out = f(x)`` with optional parameters.
+
+    A subclass implements ``forward(x, *, training=False) -> out`` (x (N, D_in) -> out
+    (N, D_out); cache only what ``backward`` needs) and ``backward(dout) -> dx`` (dout =
+    dL/d(out), (N, D_out) -> dx = dL/dx, (N, D_in); *overwrite* ``grads[k]`` for every
+    parameter ``k``).  ``ffnn.gradcheck.check_layer`` checks the pair.
+    """
 
     #: parameters, e.g. {"W": (D_in, D_out), "b": (D_out,)}; empty for activations
     params: dict[str, np.ndarray]
@@ -36,9 +42,13 @@ class Layer:
         self.grads = {}
 
     def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+        """out = f(x) for a batch x (N, D_in) -> (N, D_out); caches only what backward needs.
+        ``training`` is True inside ``fit`` (Dropout is active only then)."""
         raise NotImplementedError
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout = dL/d(out) (N, D_out) -> dL/dx (N, D_in); overwrites ``grads[k]`` (the shape of
+        ``params[k]``) for every parameter.  Called after ``forward`` on the same batch."""
         raise NotImplementedError
 
     def output_features(self, in_features: int) -> int:
@@ -72,15 +82,23 @@ class Layer:
 
 
 class Dense(Layer):
-    """Fully connected affine layer.
+    r"""Fully connected affine layer.
 
-    Forward:   Z = X W + b             X (N, D_in), W (D_in, D_out), b (D_out,), Z (N, D_out)
-    Backward:  dW = X^T dZ             (D_in, D_out)
-               db = sum_n dZ[n, :]     (D_out,)
-               dX = dZ W^T             (N, D_in)
+        Forward:   Z = X W + b             X (N, D_in), W (D_in, D_out), b (D_out,), Z (N, D_out)
+        Backward:  dW = X^T dZ             (D_in, D_out)
+                   db = sum_n dZ[n, :]     (D_out,)
+                   dX = dZ W^T             (N, D_in)
 
-    In column notation (one sample per column, as in many textbooks) the same layer reads
-    z = W^T x + b; ffnn keeps samples in rows so a batch is one matrix product.
+    $$Z = XW + b, \qquad dW = X^\top dZ, \qquad db = \sum_{n=1}^{N} dZ_{n,:}, \qquad
+    dX = dZ\, W^\top$$
+
+    ``b`` is added to every row of ``XW``.  In column notation (one sample per column, as in
+    many textbooks) the same layer reads z = W^T x + b; ffnn keeps samples in rows so a batch
+    is one matrix product.
+
+    Parameters: ``in_features`` (D_in) and ``out_features`` (D_out); ``init`` names the weight
+    initialiser (``ffnn.init``; biases start at 0); ``rng`` a Generator or seed for it;
+    ``dtype`` of the parameters (float32 by default; inputs are cast to it).
     """
 
     def __init__(
@@ -141,12 +159,17 @@ class Dense(Layer):
 
 
 class Dropout(Layer):
-    """Inverted dropout: active only when ``training=True``.
+    r"""Inverted dropout: active only when ``training=True``.
 
-    Forward (training):  M[n, j] = 1{U[n, j] >= p} / (1 - p),   U ~ Uniform(0, 1)
-                         out = X * M          (E[out] = X, so inference needs no rescaling)
-    Forward (inference): out = X
-    Backward:            dX = dout * M
+        Forward (training):  M[n, j] = 1{U[n, j] >= p} / (1 - p),   U ~ Uniform(0, 1)
+                             out = X * M          (E[out] = X, so inference needs no rescaling)
+        Forward (inference): out = X
+        Backward:            dX = dout * M
+
+    $$M_{nj} = \frac{\mathbb{1}[U_{nj} \ge p]}{1 - p}, \quad U_{nj} \sim \mathcal{U}(0, 1),
+    \qquad \text{out} = X \odot M, \qquad dX = d\text{out} \odot M$$
+
+    Every array has X's shape (N, D); ``p`` is the probability of dropping a unit.
 
     Set ``fixed_mask`` (an array of X's shape, already scaled by 1/(1-p)) to make the layer
     deterministic, e.g. for a gradient check.

@@ -26,9 +26,12 @@ class Loss:
     output_kind: str = "identity"
 
     def forward(self, out: np.ndarray, y) -> float:
+        """The mean loss L of the raw output ``out`` (N, K) against targets ``y``; caches what
+        ``backward`` needs."""
         raise NotImplementedError
 
     def backward(self) -> np.ndarray:
+        """dL/d(out), with the shape (N, K) and dtype of the last ``forward``'s output."""
         raise NotImplementedError
 
     def __call__(self, out: np.ndarray, y) -> float:
@@ -66,9 +69,14 @@ def _targets_2d(y, out_shape: tuple[int, int], name: str, dtype) -> np.ndarray:
 
 
 class MSE(Loss):
-    """Mean squared error over all elements (PyTorch's MSELoss):
+    r"""Mean squared error over all elements (PyTorch's MSELoss):
 
-    L = (1 / (N K)) sum_{n,k} (out[n,k] - Y[n,k])^2       dL/dout = 2 (out - Y) / (N K)
+        L = (1 / (N K)) sum_{n,k} (out[n,k] - Y[n,k])^2       dL/dout = 2 (out - Y) / (N K)
+
+    $$L = \frac{1}{NK} \sum_{n,k} (\text{out}_{nk} - Y_{nk})^2, \qquad
+    \frac{\partial L}{\partial\, \text{out}} = \frac{2\,(\text{out} - Y)}{NK}$$
+
+    Shapes: out, Y and dL/dout (N, K); targets (N,) are accepted when K = 1.
     """
 
     name = "mse"
@@ -89,12 +97,22 @@ class MSE(Loss):
 
 
 class BinaryCrossEntropy(Loss):
-    """Sigmoid + binary cross-entropy on logits Z, averaged over all elements:
+    r"""Sigmoid + binary cross-entropy on logits Z, averaged over all elements:
 
-    L = (1 / (N K)) sum [softplus(Z) - Y Z]     (= -mean[Y log s + (1-Y) log(1-s)], s = sigma(Z))
-    dL/dZ = (sigma(Z) - Y) / (N K)
+        L = (1 / (N K)) sum [softplus(Z) - Y Z]
+          (= -mean[Y log s + (1-Y) log(1-s)], s = sigma(Z))
+        dL/dZ = (sigma(Z) - Y) / (N K)
+
+    $$\begin{aligned}
+    L &= \frac{1}{NK} \sum_{n,k} \big[\operatorname{softplus}(Z_{nk}) - Y_{nk} Z_{nk}\big] \\
+    &= -\frac{1}{NK} \sum_{n,k} \big[Y_{nk} \log s_{nk} + (1 - Y_{nk}) \log (1 - s_{nk})\big],
+    \qquad s = \sigma(Z)
+    \end{aligned}$$
+
+    $$\frac{\partial L}{\partial Z} = \frac{\sigma(Z) - Y}{NK}$$
 
     softplus(Z) = max(Z, 0) + log1p(exp(-|Z|)) keeps logits of +-1000 finite.
+    Shapes: Z, Y and dL/dZ (N, K); targets (N,) are accepted when K = 1.
     Targets must lie in [0, 1] (soft labels allowed); several outputs = multi-label.
     """
 
@@ -127,12 +145,16 @@ class BinaryCrossEntropy(Loss):
 
 
 class SoftmaxCrossEntropy(Loss):
-    """Softmax + cross-entropy on logits Z (N, C), averaged over samples:
+    r"""Softmax + cross-entropy on logits Z (N, C), averaged over samples:
 
-    L = -(1/N) sum_n sum_c Y[n,c] log softmax(Z)[n,c]     log softmax via max-shifted logsumexp
-    dL/dZ = (softmax(Z) - Y) / N
+        L = -(1/N) sum_n sum_c Y[n,c] log softmax(Z)[n,c]     log softmax via max-shifted logsumexp
+        dL/dZ = (softmax(Z) - Y) / N
 
-    Targets: integer labels (N,) in [0, C) or one-hot / probability rows (N, C).
+    $$L = -\frac{1}{N} \sum_{n=1}^{N} \sum_{c=1}^{C} Y_{nc} \log \operatorname{softmax}(Z)_{nc},
+    \qquad \frac{\partial L}{\partial Z} = \frac{\operatorname{softmax}(Z) - Y}{N}$$
+
+    Shapes: Z and dL/dZ (N, C).  Targets: integer labels (N,) in [0, C) or one-hot /
+    probability rows (N, C) (Y above is their one-hot form).
     """
 
     name = "ce"

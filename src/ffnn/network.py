@@ -1,7 +1,15 @@
-"""Sequential: an ordered list of layers.  It knows nothing about losses or optimisers.
+r"""Sequential: an ordered list of layers.  It knows nothing about losses or optimisers.
 
-Forward:   A_0 = X,   A_l = layer_l(A_{l-1}),   output = A_L
-Backward:  dA_L = dL/d(output),   dA_{l-1} = layer_l.backward(dA_l)   (l = L, ..., 1)
+    Forward:   A_0 = X,   A_l = layer_l(A_{l-1}),   output = A_L
+    Backward:  dA_L = dL/d(output),   dA_{l-1} = layer_l.backward(dA_l)   (l = L, ..., 1)
+
+$$\begin{aligned}
+&\text{forward:} && A_0 = X, \quad A_l = \text{layer}_l(A_{l-1}), \quad \text{output} = A_L \\
+&\text{backward:} && dA_L = \frac{\partial L}{\partial\, \text{output}}, \quad
+dA_{l-1} = \text{layer}_l.\text{backward}(dA_l), \quad l = L, \dots, 1
+\end{aligned}$$
+
+X is (N, D_in), the output (N, D_out); every dA_l has A_l's shape.
 
 ``parameters()`` and ``gradients()`` return flat dicts of the *live* arrays keyed
 ``"<layer index>.<name>"`` ("0.W", "0.b", "2.W", ...), the one place optimisers, gradient
@@ -146,12 +154,12 @@ class Sequential:
 
     # ---------------------------------------------------------------- parameters
     def parameters(self) -> dict[str, np.ndarray]:
-        """{"<layer>.<name>": live parameter array}, in layer order."""
+        """``{"<layer>.<name>": live parameter array}``, in layer order."""
         return {f"{i}.{k}": v
                 for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
 
     def gradients(self) -> dict[str, np.ndarray]:
-        """{"<layer>.<name>": live gradient array}, same keys and shapes as parameters()."""
+        """``{"<layer>.<name>": live gradient array}``, same keys and shapes as parameters()."""
         return {f"{i}.{k}": v
                 for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
 

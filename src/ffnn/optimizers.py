@@ -188,7 +188,7 @@ class Optimizer:
         return cfg
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Flat {"<param>/<slot>": array} of the optimiser state (for checkpoints)."""
+        """Flat ``{"<param>/<slot>": array}`` of the optimiser state (for checkpoints)."""
         return {f"{k}/{slot}": v for k, st in self.state.items() for slot, v in st.items()}
 
     def load_state_dict(self, arrays: dict[str, np.ndarray], iterations: int) -> None:
@@ -208,7 +208,8 @@ class Optimizer:
 
 
 def global_norm(grads: dict[str, np.ndarray]) -> float:
-    """||g|| = sqrt(sum_k sum g_k^2) over every gradient array."""
+    r"""||g|| = sqrt(sum_k sum g_k^2) over every gradient array: $\lVert g \rVert =
+    \sqrt{\sum_k \sum g_k^2}$."""
     return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
 
 
@@ -223,11 +224,20 @@ def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, optionally with (Nesterov) momentum (PyTorch's form).
+    r"""Stochastic gradient descent, optionally with (Nesterov) momentum (PyTorch's form).
 
-    plain:     W <- W - lr g
-    momentum:  v <- mu v + g;          W <- W - lr v
-    Nesterov:  v <- mu v + g;          W <- W - lr (g + mu v)
+        plain:     W <- W - lr g
+        momentum:  v <- mu v + g;          W <- W - lr v
+        Nesterov:  v <- mu v + g;          W <- W - lr (g + mu v)
+
+    $$\begin{aligned}
+    &\text{plain:} && W \leftarrow W - \eta\, g \\
+    &\text{momentum:} && v \leftarrow \mu v + g, \quad W \leftarrow W - \eta\, v \\
+    &\text{Nesterov:} && v \leftarrow \mu v + g, \quad W \leftarrow W - \eta\, (g + \mu v)
+    \end{aligned}$$
+
+    g is the parameter's gradient (after weight decay, L1 and clipping, see the module), lr =
+    eta the learning rate, ``momentum`` = mu; g and v have W's shape.
     """
 
     name = "sgd"
@@ -265,7 +275,13 @@ class SGD(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """RMSProp (Hinton 2012):  s <- rho s + (1 - rho) g^2;   W <- W - lr g / (sqrt(s) + eps)."""
+    r"""RMSProp (Hinton 2012):  s <- rho s + (1 - rho) g^2;   W <- W - lr g / (sqrt(s) + eps).
+
+    $$s \leftarrow \rho s + (1 - \rho)\, g^2, \qquad
+    W \leftarrow W - \eta\, \frac{g}{\sqrt{s} + \epsilon}$$
+
+    Elementwise: g and s have W's shape.
+    """
 
     name = "rmsprop"
 
@@ -296,7 +312,12 @@ class RMSProp(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad (Duchi et al. 2011):  s <- s + g^2;   W <- W - lr g / (sqrt(s) + eps)."""
+    r"""Adagrad (Duchi et al. 2011):  s <- s + g^2;   W <- W - lr g / (sqrt(s) + eps).
+
+    $$s \leftarrow s + g^2, \qquad W \leftarrow W - \eta\, \frac{g}{\sqrt{s} + \epsilon}$$
+
+    Elementwise: g and s have W's shape.
+    """
 
     name = "adagrad"
 
@@ -323,14 +344,21 @@ class Adagrad(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015), with step t = 1, 2, ...:
+    r"""Adam (Kingma & Ba 2015), with step t = 1, 2, ...:
 
-    m <- beta1 m + (1 - beta1) g                 first moment (mean of g)
-    v <- beta2 v + (1 - beta2) g^2               second moment (uncentred variance)
-    m_hat = m / (1 - beta1^t),  v_hat = v / (1 - beta2^t)      bias corrections
-    W <- W - lr m_hat / (sqrt(v_hat) + eps)
+        m <- beta1 m + (1 - beta1) g                 first moment (mean of g)
+        v <- beta2 v + (1 - beta2) g^2               second moment (uncentred variance)
+        m_hat = m / (1 - beta1^t),  v_hat = v / (1 - beta2^t)      bias corrections
+        W <- W - lr m_hat / (sqrt(v_hat) + eps)
 
-    ``weight_decay`` here is the coupled L2 penalty (added to g before the moments).
+    $$\begin{aligned}
+    m &\leftarrow \beta_1 m + (1 - \beta_1)\, g, & \hat m &= m / (1 - \beta_1^t), \\
+    v &\leftarrow \beta_2 v + (1 - \beta_2)\, g^2, & \hat v &= v / (1 - \beta_2^t), \\
+    W &\leftarrow W - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon}
+    \end{aligned}$$
+
+    Elementwise: g, m and v have W's shape.  ``weight_decay`` here is the coupled L2 penalty
+    (added to g before the moments).
     The last line is computed as W -= [lr sqrt(1 - beta2^t) / (1 - beta1^t)] m / (sqrt(v) + eps'),
     eps' = eps sqrt(1 - beta2^t): the same number (multiply through by sqrt(1 - beta2^t)) with
     fewer passes over memory.
@@ -466,10 +494,15 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """AdamW (Loshchilov & Hutter 2019): Adam with *decoupled* weight decay.
+    r"""AdamW (Loshchilov & Hutter 2019): Adam with *decoupled* weight decay.
 
-    W <- W - lr * weight_decay * W        (shrink the weights directly, before the Adam step)
-    W <- W - lr m_hat / (sqrt(v_hat) + eps)
+        W <- W - lr * weight_decay * W        (shrink the weights directly, before the Adam step)
+        W <- W - lr m_hat / (sqrt(v_hat) + eps)
+
+    $$W \leftarrow (1 - \eta \lambda)\, W, \qquad
+    W \leftarrow W - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon}$$
+
+    (lambda = ``weight_decay``; m_hat, v_hat as in ``Adam``.)
 
     With Adam + L2 the penalty wd W is added to g and so gets divided by sqrt(v_hat): weights
     with large gradients are barely decayed.  Here every weight matrix shrinks by the same

@@ -4,14 +4,14 @@ Use one with the ``LearningRateScheduler`` callback (``ffnn.callbacks``), which 
 ``optimizer.lr`` at the start of every epoch.  ``ReduceLROnPlateau`` (which reacts to a metric
 rather than to the epoch number) is a callback too.
 
-=================  ==========================================================================
-ConstantLR         lr_e = lr
-StepLR             lr_e = lr * gamma ** floor(e / step_size)
-ExponentialLR      lr_e = lr * gamma ** e
-CosineLR           warm-up: lr_e = lr (e + 1) / warmup            for e < warmup
-                   then:    lr_e = min_lr + (lr - min_lr) (1 + cos(pi t)) / 2,
-                            t = (e - warmup) / (total - warmup)   (t in [0, 1])
-=================  ==========================================================================
+    =================  ==========================================================================
+    ConstantLR         lr_e = lr
+    StepLR             lr_e = lr * gamma ** floor(e / step_size)
+    ExponentialLR      lr_e = lr * gamma ** e
+    CosineLR           warm-up: lr_e = lr (e + 1) / warmup            for e < warmup
+                       then:    lr_e = min_lr + (lr - min_lr) (1 + cos(pi t)) / 2,
+                                t = (e - warmup) / (total - warmup)   (t in [0, 1])
+    =================  ==========================================================================
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class ConstantLR(Schedule):
 
 
 class StepLR(Schedule):
-    """lr_e = lr * gamma ** floor(e / step_size)."""
+    r"""lr_e = lr * gamma ** floor(e / step_size): $\eta_e = \eta\, \gamma^{\lfloor e /
+    \text{step\_size} \rfloor}$ (e = epoch, from 0)."""
 
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
         self.lr = check_positive_float(lr, "lr")
@@ -61,7 +62,7 @@ class StepLR(Schedule):
 
 
 class ExponentialLR(Schedule):
-    """lr_e = lr * gamma ** e."""
+    r"""lr_e = lr * gamma ** e: $\eta_e = \eta\, \gamma^{e}$ (e = epoch, from 0)."""
 
     def __init__(self, lr: float, gamma: float) -> None:
         self.lr = check_positive_float(lr, "lr")
@@ -72,7 +73,17 @@ class ExponentialLR(Schedule):
 
 
 class CosineLR(Schedule):
-    """Cosine decay from lr to min_lr over ``total_epochs``, after an optional linear warm-up."""
+    r"""Cosine decay from lr to min_lr over ``total_epochs``, after an optional linear warm-up.
+
+        warm-up: lr_e = lr (e + 1) / warmup                       for e < warmup
+        then:    lr_e = min_lr + (lr - min_lr) (1 + cos(pi t)) / 2,
+                 t = (e - warmup) / (total - warmup)               (t in [0, 1])
+
+    $$\eta_e = \eta_{\min} + (\eta - \eta_{\min})\, \frac{1 + \cos(\pi t)}{2}, \qquad
+    t = \frac{e - \text{warmup}}{\text{total} - \text{warmup}} \in [0, 1]$$
+
+    (e = epoch, from 0; ``warmup_epochs`` = warmup, ``total_epochs`` = total.)
+    """
 
     def __init__(self, lr: float, total_epochs: int, min_lr: float = 0.0,
                  warmup_epochs: int = 0) -> None:

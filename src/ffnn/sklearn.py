@@ -4,7 +4,7 @@ They follow the estimator contract (``fit``, ``partial_fit``, ``predict``, ``pre
 ``score``, ``get_params``/``set_params``), so an ffnn network can sit in a ``Pipeline``, a
 ``GridSearchCV`` or ``cross_val_score`` like any scikit-learn model.  Constructor parameters use
 scikit-learn's MLP names, so swapping ``sklearn.neural_network.MLPClassifier`` for
-``ffnn.sklearn.MLPClassifier`` is a one-line change::
+``ffnn.sklearn.MLPClassifier`` is a one-line change:
 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -18,33 +18,63 @@ only, and ``import ffnn`` never loads it.
 
 How the parameters map onto ffnn
 --------------------------------
-============================  ===============================================================
-``hidden_layer_sizes``        ``mlp([n_features, *hidden_layer_sizes, n_outputs])``
-``activation``                hidden activation: scikit-learn's "identity", "logistic",
-                              "tanh", "relu", or any ffnn name ("gelu", "elu", ...)
-``solver``                    ffnn optimiser: "adam" (default), "sgd" (with ``momentum`` and
-                              ``nesterovs_momentum``), "adamw", "rmsprop", "adagrad"
-``learning_rate_init``        the optimiser's ``lr``
-``beta_1, beta_2, epsilon``   Adam/AdamW's ``beta1, beta2, eps``
-``batch_size``                mini-batch size; "auto" = min(200, n_samples) as in scikit-learn
-``max_iter``                  number of epochs
-``alpha``                     L2 penalty with scikit-learn's meaning (see below)
-``dropout``                   ffnn extra: ``Dropout(p)`` after every hidden activation
-``early_stopping``            hold out ``validation_fraction`` (stratified for classes) and
-                              stop when the validation score (accuracy / R^2) has not beaten
-                              its best by ``tol`` for more than ``n_iter_no_change`` epochs;
-                              the best epoch's weights are kept
-``tol, n_iter_no_change``     without ``early_stopping``: the same rule on the training loss
-                              (scikit-learn's, penalty included), as scikit-learn does it
-``clip_norm``                 ffnn extra: clip the global gradient norm
-``init``                      ffnn extra: weight initialiser; "glorot_uniform" (default) is
-                              scikit-learn's, "he_normal" is ffnn's own choice for ReLU nets
-``dtype``                     ffnn extra: "float32" (default, fast) or "float64"
-``fused``                     ffnn extra: train on the fused path (numba: compiled Adam and
-                              training step; the same math up to float rounding)
-``random_state``              seeds the initial weights, the shuffling and dropout
-``warm_start``                ``fit`` continues from the current weights (new optimiser state)
-============================  ===============================================================
+``hidden_layer_sizes``
+:   ``mlp([n_features, *hidden_layer_sizes, n_outputs])``
+
+``activation``
+:   hidden activation: scikit-learn's "identity", "logistic", "tanh", "relu", or any ffnn name
+    ("gelu", "elu", ...)
+
+``solver``
+:   ffnn optimiser: "adam" (default), "sgd" (with ``momentum`` and ``nesterovs_momentum``),
+    "adamw", "rmsprop", "adagrad"
+
+``learning_rate_init``
+:   the optimiser's ``lr``
+
+``beta_1, beta_2, epsilon``
+:   Adam/AdamW's ``beta1, beta2, eps``
+
+``batch_size``
+:   mini-batch size; "auto" = min(200, n_samples) as in scikit-learn
+
+``max_iter``
+:   number of epochs
+
+``alpha``
+:   L2 penalty with scikit-learn's meaning (see below)
+
+``dropout``
+:   ffnn extra: ``Dropout(p)`` after every hidden activation
+
+``early_stopping``
+:   hold out ``validation_fraction`` (stratified for classes) and stop when the validation score
+    (accuracy / R^2) has not beaten its best by ``tol`` for more than ``n_iter_no_change``
+    epochs; the best epoch's weights are kept
+
+``tol, n_iter_no_change``
+:   without ``early_stopping``: the same rule on the training loss (scikit-learn's, penalty
+    included), as scikit-learn does it
+
+``clip_norm``
+:   ffnn extra: clip the global gradient norm
+
+``init``
+:   ffnn extra: weight initialiser; "glorot_uniform" (default) is scikit-learn's, "he_normal" is
+    ffnn's own choice for ReLU nets
+
+``dtype``
+:   ffnn extra: "float32" (default, fast) or "float64"
+
+``fused``
+:   ffnn extra: train on the fused path (numba: compiled Adam and training step; the same math
+    up to float rounding)
+
+``random_state``
+:   seeds the initial weights, the shuffling and dropout
+
+``warm_start``
+:   ``fit`` continues from the current weights (new optimiser state)
 
 Both estimators build ``mlp(..., output=...)`` with a fused loss: binary targets get one
 sigmoid output + "bce", several classes softmax outputs + "ce", a 2-D 0/1 indicator ``y``
@@ -77,7 +107,7 @@ Parallel and distributed search
 There is no ffnn code for parallelism: scikit-learn's ``n_jobs`` runs the candidate fits
 through joblib, e.g. ``GridSearchCV(MLPClassifier(), grid, n_jobs=-1)``.  The same search runs
 on a cluster by switching joblib's backend; the estimators are pickled to the workers, which
-need ffnn and scikit-learn installed::
+need ffnn and scikit-learn installed:
 
     import joblib
     from dask.distributed import Client            # pip install "dask[distributed]"

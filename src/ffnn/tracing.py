@@ -9,23 +9,39 @@
 Names follow the math, with the Dense layers numbered from 1 (layer indices in
 ``net.layers`` count activations too; these names do not):
 
-======================  ========================================================================
-``X``                   the input batch (N, D_in)
-``W{l}``, ``b{l}``      Dense layer l's weights and bias *as used in the forward pass*,
-                        i.e. before the optimiser step
-``Z{l}``                Z_l = A_{l-1} W_l + b_l, the output of Dense layer l (A_0 = X)
-``A{l}``                A_l = f(Z_l), the output of the layer after Dense l (its activation);
-                        further parameter-free layers before the next Dense layer (e.g.
-                        Dropout) add ``A{l}_{kind}`` (``A1_dropout``), which feeds Dense l + 1
-``out``                 the network output (the same array as the last ``Z{L}`` / ``A{l}``)
-``y``, ``loss``         the targets given to the loss and the loss value (a 0-d array)
-``dZ{l}``, ``dA{l}``    dL/dZ_l and dL/dA_l: the gradient of each quantity, same shape
-``dW{l}``, ``db{l}``    dL/dW_l and dL/db_l as backward computed them (before any clipping)
-``dX``                  dL/dX, only when the data gradient was asked for (never in ``fit``)
-``update_W{l}``,        the change the optimiser made, W_l(after) - W_l(before); only for
-``update_b{l}``         steps that end with an optimiser step (``fit``, ``train_step``), not
-                        for a bare ``net.loss_and_gradients``
-======================  ========================================================================
+``X``
+:   the input batch (N, D_in)
+
+``W{l}``, ``b{l}``
+:   Dense layer l's weights and bias *as used in the forward pass*, i.e. before the optimiser
+    step
+
+``Z{l}``
+:   Z_l = A_{l-1} W_l + b_l, the output of Dense layer l (A_0 = X)
+
+``A{l}``
+:   A_l = f(Z_l), the output of the layer after Dense l (its activation); further parameter-free
+    layers before the next Dense layer (e.g. Dropout) add ``A{l}_{kind}`` (``A1_dropout``),
+    which feeds Dense l + 1
+
+``out``
+:   the network output (the same array as the last ``Z{L}`` / ``A{l}``)
+
+``y``, ``loss``
+:   the targets given to the loss and the loss value (a 0-d array)
+
+``dZ{l}``, ``dA{l}``
+:   dL/dZ_l and dL/dA_l: the gradient of each quantity, same shape
+
+``dW{l}``, ``db{l}``
+:   dL/dW_l and dL/db_l as backward computed them (before any clipping)
+
+``dX``
+:   dL/dX, only when the data gradient was asked for (never in ``fit``)
+
+``update_W{l}``, ``update_b{l}``
+:   the change the optimiser made, W_l(after) - W_l(before); only for steps that end with an
+    optimiser step (``fit``, ``train_step``), not for a bare ``net.loss_and_gradients``
 
 A *step* starts with each training-mode forward pass (``training=True``: ``fit``,
 ``train_step``, ``net.loss_and_gradients``); inference passes (``predict``, the validation pass
@@ -322,7 +338,7 @@ def trace(net: Sequential, steps: int | Iterable[int] | None = None) -> Trace:
 
     ``steps``: None records every step; an int n the first n; an iterable the steps with
     those numbers (counted from 0).  Use it as a context manager; the observer is removed on
-    exit, also when the block raises::
+    exit, also when the block raises:
 
         with trace(net, steps=1) as t:
             net.loss_and_gradients(X, y, "ce")
@@ -353,15 +369,25 @@ _LECTURE_ORDER = [
 
 
 class LectureView(Mapping):
-    """Seed 000's quantities for one step of a 2-layer network, keyed by ASCII names:
+    r"""Seed 000's quantities for one step of a 2-layer network, keyed by ASCII names:
 
-    X_tilde = [1, X]  (N, D+1)        V = [b1; W1]  (D+1, H)     X_hat = X_tilde V  (N, H)
-    F = f(X_hat)      (N, H)          F_tilde = [1, F]  (N, H+1)  W = [b2; W2]  (H+1, C)
-    F_hat = F_tilde W (N, C)          G = softmax(F_hat)          E = G - Y
-    dW_lecture = F_tilde^T E / N      dV_lecture = X_tilde^T [(E W[1:]^T) * f'(X_hat)] / N
+        X_tilde = [1, X]  (N, D+1)        V = [b1; W1]  (D+1, H)     X_hat = X_tilde V  (N, H)
+        F = f(X_hat)      (N, H)          F_tilde = [1, F]  (N, H+1)  W = [b2; W2]  (H+1, C)
+        F_hat = F_tilde W (N, C)          G = softmax(F_hat)          E = G - Y
+        dW_lecture = F_tilde^T E / N      dV_lecture = X_tilde^T [(E W[1:]^T) * f'(X_hat)] / N
+
+    $$\begin{aligned}
+    \tilde X &= [\mathbf 1, X], & \hat X &= \tilde X V, & F &= f(\hat X), \\
+    \tilde F &= [\mathbf 1, F], & \hat F &= \tilde F W, & G &= \operatorname{softmax}(\hat F),
+    \quad E = G - Y
+    \end{aligned}$$
+
+    $$\frac{\partial L}{\partial W} = \frac{\tilde F^\top E}{N}, \qquad
+    \frac{\partial L}{\partial V} = \frac{\tilde X^\top \big[(E\, W_{1:}^\top) \odot
+    f'(\hat X)\big]}{N}$$
 
     Putting the bias in the first row of the augmented matrix and a 1 in the first column of
-    the input is the same computation as ffnn's Z = X W + b:  [1, X] [b; W] = 1 b + X W.
+    the input is the same computation as ffnn's Z = X W + b:  ``[1, X] [b; W] = 1 b + X W``.
     So ``X_hat`` equals ``Z1`` and ``F_hat`` equals ``Z2`` (checked in ``format``).  The
     gradients use E / N, which is dL/dZ2 only for softmax + cross-entropy and sigmoid +
     binary cross-entropy with one output (the losses whose gradient is (G - Y) / N).
