@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 
 from . import callbacks, functional, gradcheck, init, io, schedules, tracing
+from ._checks import DataScaleWarning
 from ._version import __version__ as __version__
 from .activations import (
     ELU,
@@ -47,7 +48,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "ELU", "GELU", "MSE", "SGD", "Activation", "Adagrad", "Adam", "AdamW",
-    "BinaryCrossEntropy", "Callback", "Dense", "Dropout", "History", "Identity", "Layer",
+    "BinaryCrossEntropy", "Callback", "DataScaleWarning", "Dense", "Dropout", "History",
+    "Identity", "Layer",
     "LeakyReLU", "Loss", "Optimizer", "RMSProp", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "SoftmaxCrossEntropy", "Softplus", "Tanh", "TrainingDiverged", "check_layer",
     "check_network", "evaluate", "fit", "functional", "get_activation", "get_loss",

@@ -15,9 +15,184 @@ RESHAPE_HINT = (
     "or X.reshape(1, -1) if it contains a single sample."
 )
 
+#: features larger than this in magnitude, unstandardised, get a DataScaleWarning from fit
+LARGE_FEATURE = 1e6
+
+
+class DataScaleWarning(UserWarning):
+    """Features so large (|x| > 1e6) that training will saturate or crawl: standardise them.
+
+    A ``UserWarning`` (not a ``RuntimeWarning``): it is advice about the data, shown once
+    per call site, and never a numerical error.
+    """
+
+
+def column_names(X) -> list[str] | None:
+    """The column names of a pandas DataFrame (None for anything else)."""
+    if type(X).__module__.split(".")[0] != "pandas" or not hasattr(X, "columns"):
+        return None
+    return [str(c) for c in X.columns]
+
+
+def _from_pandas(X, name: str):
+    """A pandas DataFrame/Series/array as a NumPy array; nullable dtypes (Float64, Int64,
+    boolean) converted when they hold no NA, NA and text columns named in the error."""
+    import pandas as pd
+
+    if isinstance(X, (pd.Index, pd.api.extensions.ExtensionArray)):
+        X = pd.Series(X)
+    if not isinstance(X, (pd.DataFrame, pd.Series)):
+        return None
+    series = isinstance(X, pd.Series)
+    frame = X.to_frame() if series else X
+    np_dtypes = []
+    for col, s in frame.items():
+        what = name if series else f"{name} column {col!r}"
+        if not pd.api.types.is_numeric_dtype(s.dtype):  # (bool counts as numeric)
+            example = f" such as {s.iloc[0]!r}" if len(s) else ""
+            raise TypeError(f"{what} must be numeric (bool, int or float), got dtype "
+                            f"{s.dtype}{example}; encode categories as numbers first "
+                            "(e.g. pandas.get_dummies)")
+        na = s.isna().to_numpy()
+        if na.any():
+            n = int(na.sum())
+            row = s.index[np.flatnonzero(na)[0]]
+            row = row.item() if isinstance(row, np.generic) else row
+            raise ValueError(f"{what} has {n} missing value{'s' if n > 1 else ''} (NA/NaN), "
+                             f"the first at row {row!r}; fill or drop them first")
+        np_dtypes.append(np.dtype(getattr(s.dtype, "numpy_dtype", s.dtype)))
+    dt = np.result_type(*np_dtypes) if np_dtypes else np.dtype(np.float64)
+    if dt.kind not in "biuf":
+        dt = np.dtype(np.float64)
+    return X.to_numpy(dtype=dt)
+
+
+def _sparse_error(X, name: str) -> TypeError:
+    """scipy.sparse input: densifying silently could allocate far more memory than the user
+    expects (a 10^6 x 10^5 matrix is 800 GB dense), so the user decides, knowing the size."""
+    shape = getattr(X, "shape", ())
+    cells = int(np.prod(shape)) if shape else 0
+    size = next(f"{cells * 8 / f:.3g} {unit}" for f, unit in
+                ((1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1, "bytes")) if cells * 8 >= f or f == 1)
+    call = f"{name}.toarray()" if name.isidentifier() else "call .toarray() on it"
+    return TypeError(
+        f"{name} is a scipy sparse matrix (shape {tuple(shape)}, {getattr(X, 'nnz', '?')} "
+        f"stored values); ffnn needs a dense array: {call} ({size} as float64)"
+    )
+
+
+def _label(name: str, j: int | None, names: list[str] | None) -> str:
+    if j is None:
+        return name
+    if names is not None and j < len(names):
+        return f"{name} column {names[j]!r}"
+    return f"{name}[:, {j}]"
+
+
+def _reach(value: float) -> str:
+    return f"up to {value:.3g}" if value >= 0 else f"down to {value:.3g}"
+
+
+def _extremes(arr: np.ndarray, cols: np.ndarray | None) -> list[tuple[int | None, float]]:
+    """(column, signed value of largest magnitude) for the given columns (None: a 1-D array)."""
+    if arr.ndim < 2:
+        finite = arr[np.isfinite(arr)].reshape(-1)
+        return [(None, float(finite[np.argmax(np.abs(finite))]))] if finite.size else []
+    out = []
+    flat = arr.reshape(-1, arr.shape[-1])
+    for j in cols:
+        c = flat[:, j]
+        c = c[np.isfinite(c)]
+        if c.size:
+            out.append((int(j), float(c[np.argmax(np.abs(c))])))
+    return out
+
+
+def _columns_beyond(arr: np.ndarray, limit: float) -> np.ndarray | None:
+    """Columns holding finite values with |x| > limit (None when there are none).
+
+    Two reductions (max, min) without a temporary clear the common case; only a failing
+    array is looked at column by column.
+    """
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return None
+    with np.errstate(invalid="ignore"):
+        hi, lo = float(np.max(arr)), float(np.min(arr))
+    if -limit <= lo and hi <= limit:  # (NaN compares False: looked at below)
+        return None
+    with np.errstate(invalid="ignore"):
+        big = np.isfinite(arr) & (np.abs(arr) > limit)
+    if not big.any():
+        return None
+    if arr.ndim < 2:
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(big.reshape(-1, arr.shape[-1]).any(axis=0))
+
+
+def check_float_range(arr: np.ndarray, dtype, name: str = "X",
+                      names: list[str] | None = None) -> None:
+    """Raise ValueError if casting ``arr`` to ``dtype`` would turn finite values into inf.
+
+    Without it, float64 data beyond float32's range (3.4e38) become infinite in a float32
+    network and the first loss is reported as a divergence (a learning-rate problem) instead.
+    """
+    dt = np.dtype(dtype)
+    if dt.kind != "f" or arr.dtype.kind != "f" or dt.itemsize >= arr.dtype.itemsize:
+        return
+    limit = float(np.finfo(dt).max)
+    cols = _columns_beyond(arr, limit)
+    if cols is None:
+        return
+    j, value = _extremes(arr, cols if arr.ndim >= 2 else None)[0]
+    more = f" (and {len(cols) - 1} more columns)" if len(cols) > 1 else ""
+    raise ValueError(
+        f"{_label(name, j, names)}{more} has values {_reach(value)}, beyond {dt.name}'s "
+        f"range (±{limit:.3g}): scale your data (e.g. standardise it) or use dtype=float64"
+    )
+
+
+def large_features_message(arr: np.ndarray, name: str = "X", names: list[str] | None = None,
+                           threshold: float = LARGE_FEATURE) -> str | None:
+    """The advice to standardise when some feature exceeds ``threshold`` in magnitude."""
+    cols = _columns_beyond(arr, threshold)
+    if cols is None:
+        return None
+    ext = _extremes(arr, cols if arr.ndim >= 2 else None)
+    shown = ", ".join(f"{_label(name, j, names)} {_reach(v)}" for j, v in ext[:3])
+    more = f" and {len(ext) - 3} more" if len(ext) > 3 else ""
+    return (
+        f"{name} has features of magnitude far beyond 1 ({shown}{more}; threshold "
+        f"{threshold:g}): unscaled, they saturate the activations and make the loss and "
+        "gradients huge, so training fails or crawls whatever the learning rate. Standardise "
+        "them first: (X - X.mean(0)) / X.std(0), or ffnn.datasets.Standardizer"
+    )
+
 
 def as_float_array(X, name: str = "X", dtype=None) -> np.ndarray:
-    """Convert ``X`` to a floating ndarray or raise TypeError naming the offending dtype."""
+    """Convert ``X`` to a floating ndarray or raise TypeError naming the offending dtype.
+
+    pandas objects are converted column by column (nullable Float64/Int64/boolean included;
+    NA values and text columns are named in the error); scipy sparse matrices are refused
+    with the call that densifies them.  With ``dtype``, values beyond its range are an error.
+    """
+    names = column_names(X)
+    arr = _numeric_array(X, name)
+    if dtype is not None:
+        check_float_range(arr, dtype, name, names)
+        return arr.astype(dtype, copy=False)
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def _numeric_array(X, name: str) -> np.ndarray:
+    """``X`` as an ndarray of kind bool, int or float (not yet cast), or a TypeError."""
+    module = type(X).__module__
+    if module.startswith("scipy.sparse"):
+        raise _sparse_error(X, name)
+    if module.split(".")[0] == "pandas":
+        converted = _from_pandas(X, name)
+        X = converted if converted is not None else X
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
@@ -27,10 +202,6 @@ def as_float_array(X, name: str = "X", dtype=None) -> np.ndarray:
             f"{name} must be numeric (bool, int or float), got an array of dtype {arr.dtype}"
             + (f" such as {arr.flat[0]!r}" if arr.size else "")
         )
-    if dtype is not None:
-        return arr.astype(dtype, copy=False)
-    if arr.dtype.kind != "f":
-        arr = arr.astype(np.float64)
     return arr
 
 
@@ -56,8 +227,15 @@ def check_finite(arr: np.ndarray, name: str = "X") -> None:
 
 
 def check_X(X, n_features: int | None = None, name: str = "X", dtype=None) -> np.ndarray:
-    """A 2-D, non-empty, finite, numeric batch of shape (N, n_features)."""
-    arr = as_float_array(X, name, dtype)
+    """A 2-D, non-empty, finite, numeric batch of shape (N, n_features), cast to ``dtype``.
+
+    NaN/inf are reported before the cast, so values beyond ``dtype``'s range are named as
+    such (see ``check_float_range``) rather than as infinities.
+    """
+    names = column_names(X)
+    arr = _numeric_array(X, name)
+    if arr.dtype.kind != "f":  # (integers: straight to the network's dtype, no float64 copy)
+        arr = arr.astype(dtype if dtype is not None else np.float64)
     if arr.ndim != 2:
         hint = " " + RESHAPE_HINT if arr.ndim == 1 else ""
         raise ValueError(
@@ -72,6 +250,9 @@ def check_X(X, n_features: int | None = None, name: str = "X", dtype=None) -> np
             f"but the network expects {n_features}"
         )
     check_finite(arr, name)
+    if dtype is not None:
+        check_float_range(arr, dtype, name, names)
+        arr = arr.astype(dtype, copy=False)
     return arr
 
 

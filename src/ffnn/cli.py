@@ -17,12 +17,17 @@ Errors are one line on stderr and a non-zero exit status; ``--debug`` shows the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import json
+import os
 import platform
+import signal
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -359,11 +364,147 @@ def cmd_train(args) -> int:
     if args.full_batch:
         cfg.batch_size = None
     run = _run_dir(cfg, args.out)
-    if (run / "manifest.json").exists() and not args.overwrite:
-        raise CLIError(f"{run} already holds a run: use `ffnn resume {run}`, another --out, "
-                       "or --overwrite")
-    run.mkdir(parents=True, exist_ok=True)
-    return _train(cfg, run, verbose=args.verbose, resume=None)
+    with _locked_run(run, "train", "wait for it or choose another --out", create=True) as state:
+        # checked under the lock: of two runs started together, the second sees the first
+        if (run / "manifest.json").exists() and not args.overwrite:
+            raise CLIError(f"{run} already holds a run: use `ffnn resume {run}`, another "
+                           "--out, or --overwrite")
+        if args.overwrite:  # no file of the old run may outlive the new one
+            for name in RUN_OUTPUTS:
+                (run / name).unlink(missing_ok=True)
+        return _train(cfg, run, verbose=args.verbose, resume=None, state=state)
+
+
+#: the files a run writes (removed first by --overwrite)
+RUN_OUTPUTS = ("model.npz", "checkpoint.npz", "history.csv", "metrics.json", "manifest.json",
+               "curves.png", "confusion_matrix.png", "decision_boundary.png",
+               "regression_fit.png")
+
+
+def _make_run_dir(run: Path) -> list[Path]:
+    """Create ``run`` (and missing parents); return the directories this process created."""
+    if run.exists() and not run.is_dir():
+        raise CLIError(f"{run} exists and is not a directory: choose another --out")
+    created: list[Path] = []
+    for d in [*reversed(run.parents), run]:
+        if d.is_dir():
+            continue
+        try:
+            d.mkdir()  # (not exist_ok: of two processes, only one created it)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            _remove_dirs(created)
+            raise CLIError(f"cannot create the run directory {run}: "
+                           f"{exc.strerror or exc}") from None
+        created.append(d)
+    return created
+
+
+def _remove_dirs(created: list[Path]) -> None:
+    """Remove the directories this process created, deepest first, if they are empty."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:  # not empty (another run's lock, the user's files): keep it
+            return
+
+
+@contextlib.contextmanager
+def _locked_run(run: Path, command: str, advice: str, create: bool = False):
+    """Hold ``run``'s lock for the block (``create``: make the directory first); leave
+    nothing misleading behind if it fails.
+
+    A fresh run failing before its first epoch removes what it wrote and the directories it
+    created (if nothing else is in them); a run failing later keeps its files and marks the
+    manifest ``failed: <reason>`` (``interrupted`` for Ctrl-C), so it cannot pass for a
+    finished or running one.  The lock is released in every case (SIGTERM included).
+    """
+    from ._runlock import RunInUse, acquire
+
+    for attempt in range(3):
+        created = _make_run_dir(run) if create else []
+        try:
+            lock = acquire(run, command, advice=advice)
+        except FileNotFoundError:  # a failed run removed the directory just now
+            _remove_dirs(created)
+            if not create or attempt == 2:
+                raise CLIError(f"{run} was removed while this command started") from None
+            continue
+        except BaseException as exc:
+            _remove_dirs(created)
+            if isinstance(exc, RunInUse):
+                raise CLIError(str(exc)) from None
+            raise
+        break
+    state = {"written": [], "training": False, "epochs_done": None,
+             "resumed": command == "resume"}
+    early = False
+    try:
+        with _sigterm_raises():
+            yield state
+    except BaseException as exc:  # (still holding the lock: nobody else sees half of this)
+        early = not state["resumed"] and state["epochs_done"] is None
+        if early:
+            for path in state["written"]:
+                path.unlink(missing_ok=True)
+        elif state["training"]:
+            _mark_failed(run, exc, state)
+        raise
+    finally:
+        lock.release()
+        if early:
+            _remove_dirs(created)
+
+
+def _mark_failed(run: Path, exc: BaseException, state: dict) -> None:
+    path = run / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(exc, KeyboardInterrupt):
+        status = "interrupted"
+    elif isinstance(exc, SystemExit):
+        status = "failed: terminated by a signal"
+    else:
+        status = f"failed: {_one_line(exc)}"
+    manifest.update(status=status, finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    if state["epochs_done"] is not None:
+        manifest["epochs_done"] = state["epochs_done"]
+    path.write_text(json.dumps(manifest, indent=2))
+    hint = f"; `ffnn resume {run}` continues from its last checkpoint" \
+        if (run / "checkpoint.npz").exists() else ""
+    print(f"ffnn: note: {run} keeps its files, marked {status.split(':')[0]!r} in "
+          f"manifest.json{hint}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """SIGTERM ends the process through the ``finally`` blocks (lock released, run marked)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _epoch_counter(state: dict):
+    """A callback recording the epochs done, so a failure knows whether any was finished."""
+    from .training import Callback
+
+    class EpochCounter(Callback):
+        def on_epoch_end(self, epoch, logs):
+            state["epochs_done"] = epoch + 1
+
+    return EpochCounter()
 
 
 def _parse_hidden(text: str | None):
@@ -378,8 +519,10 @@ def _parse_hidden(text: str | None):
             from None
 
 
-def _train(cfg, run: Path, verbose: int, resume) -> int:
+def _train(cfg, run: Path, verbose: int, resume, state: dict) -> int:
     import ffnn
+
+    from ._checks import DataScaleWarning, check_float_range, large_features_message
 
     data = load_data(cfg)
     loss = _loss_for(cfg, data.task)
@@ -390,9 +533,20 @@ def _train(cfg, run: Path, verbose: int, resume) -> int:
     scaler = Standardizer().fit(data.X_train) if standardize else None
     prep = scaler.transform if scaler is not None else (lambda X: X)
     Xtr, Xte = prep(data.X_train), prep(data.X_test)
+    # say it now, naming the column: beyond float32 they would become inf and the first loss
+    # would read as a divergence; huge unscaled features train to nonsense without an error
+    check_float_range(Xtr, cfg.dtype, data.name, data.feature_names)
+    check_float_range(Xte, cfg.dtype, data.name, data.feature_names)
+    advice = large_features_message(Xtr, data.name, data.feature_names)
+    if advice is not None:
+        print(f"ffnn: warning: {advice} (ffnn train does this unless --no-standardize)",
+              file=sys.stderr)
     data_hash = _data_hash(data.X_train, data.y_train)
     extra = {"task": data.task, "loss": loss, "classes": data.classes,
              "feature_names": data.feature_names, "dataset": cfg.dataset,
+             "target": cfg.target,
+             "split": {"seed": cfg.seed, "test_size": cfg.test_size,
+                       "n_samples": cfg.n_samples},
              "standardize": _scaler_to_json(scaler) if scaler is not None else None}
     manifest_path = run / "manifest.json"
     if resume is None:
@@ -403,8 +557,10 @@ def _train(cfg, run: Path, verbose: int, resume) -> int:
                                                "n_train": int(len(Xtr)),
                                                "n_test": int(len(Xte)), "task": data.task},
                     "environment": _environment(), "loss": loss,
-                    "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": "running"}
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "status": "running",
+                    "pid": os.getpid(), "host": platform.node()}
         manifest_path.write_text(json.dumps(manifest, indent=2))
+        state["written"].append(manifest_path)
         history = None
         if verbose:
             print(net.summary())
@@ -414,20 +570,27 @@ def _train(cfg, run: Path, verbose: int, resume) -> int:
             raise CLIError(f"the data of {run} changed since the run started (hash mismatch): "
                            "resuming would not continue the same training")
         net, opt, history = resume.net, resume.optimizer, resume.history
-    callbacks = [_model_extra_callback(extra), *build_callbacks(cfg)]
+    callbacks = [_model_extra_callback(extra), _epoch_counter(state), *build_callbacks(cfg)]
     ckpt_path = run / "checkpoint.npz"
     t0 = time.perf_counter()
     common = dict(batch_size=cfg.batch_size, seed=cfg.seed, verbose=verbose,
                   validation_split=cfg.validation_split, callbacks=callbacks,
                   checkpoint=ckpt_path, fused=True if cfg.fused else None)
-    if resume is None:
-        history = ffnn.fit(net, Xtr, data.y_train, loss, opt, epochs=cfg.epochs, **common)
-    else:
-        common.pop("batch_size")
-        history = ffnn.fit(net, Xtr, data.y_train, loss, opt,
-                           epochs=max(cfg.epochs - resume.epoch, 0), history=history,
-                           initial_epoch=resume.epoch, _resume=resume,
-                           batch_size=cfg.batch_size, **common)
+    if resume is not None:
+        manifest.update(status="running", resumed=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                        pid=os.getpid(), host=platform.node())
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+    state["training"] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataScaleWarning)  # (printed above, once)
+        if resume is None:
+            history = ffnn.fit(net, Xtr, data.y_train, loss, opt, epochs=cfg.epochs, **common)
+        else:
+            common.pop("batch_size")
+            history = ffnn.fit(net, Xtr, data.y_train, loss, opt,
+                               epochs=max(cfg.epochs - resume.epoch, 0), history=history,
+                               initial_epoch=resume.epoch, _resume=resume,
+                               batch_size=cfg.batch_size, **common)
     seconds = time.perf_counter() - t0
     ffnn.save(net, run / "model.npz", extra=extra)
     history.to_csv(run / "history.csv")
@@ -489,17 +652,18 @@ def cmd_resume(args) -> int:
         raise CLIError(f"{run} is not a run directory (no manifest.json)")
     if not ckpt.is_file():
         raise CLIError(f"{run} has no checkpoint.npz to resume from")
-    manifest = json.loads(manifest_path.read_text())
-    cfg = load_config(None, manifest["config"])
-    if args.epochs:
-        cfg.epochs = args.epochs
-    resume = ffnn.load_checkpoint(ckpt)
-    if resume.epoch >= cfg.epochs and resume.batch == 0:
-        print(f"{run} already finished {resume.epoch} of {cfg.epochs} epochs; pass --epochs N "
-              "to train further")
-        return 0
-    print(f"resuming {run} at epoch {resume.epoch + 1}, batch {resume.batch + 1}")
-    return _train(cfg, run, verbose=args.verbose, resume=resume)
+    with _locked_run(run, "resume", "wait for it to finish") as state:
+        manifest = json.loads(manifest_path.read_text())
+        cfg = load_config(None, manifest["config"])
+        if args.epochs:
+            cfg.epochs = args.epochs
+        resume = ffnn.load_checkpoint(ckpt)
+        if resume.epoch >= cfg.epochs and resume.batch == 0:
+            print(f"{run} already finished {resume.epoch} of {cfg.epochs} epochs; pass "
+                  "--epochs N to train further")
+            return 0
+        print(f"resuming {run} at epoch {resume.epoch + 1}, batch {resume.batch + 1}")
+        return _train(cfg, run, verbose=args.verbose, resume=resume, state=state)
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -522,18 +686,35 @@ def _prepare(extra: dict):
 
 
 def cmd_evaluate(args) -> int:
+    from .datasets.tabular import match_columns
+
     net, extra = _load_model(args.model)
-    cfg = load_config(None, {"dataset": args.dataset or extra.get("dataset") or "moons",
-                             "target": args.target, "seed": args.seed,
-                             "test_size": args.test_size})
+    split = extra.get("split") or {}
+    same_data = args.dataset is None or args.dataset == extra.get("dataset")
+    # the model's own target, task and split: the test split is the one held out in training
+    overrides = {"dataset": args.dataset or extra.get("dataset") or "moons",
+                 "target": args.target or extra.get("target"),
+                 "task": extra.get("task"),
+                 "seed": args.seed if args.seed is not None else split.get("seed", 0),
+                 "test_size": args.test_size if args.test_size is not None else
+                 split.get("test_size", 0.2),
+                 "n_samples": split.get("n_samples") if same_data else None}
+    cfg = load_config(None, overrides)
     data = load_data(cfg)
     task = extra.get("task", data.task)
     loss = extra.get("loss") or _loss_for(cfg, task)
     prep = _prepare(extra)
     X, y = (data.X_test, data.y_test) if args.split == "test" else (data.X_train, data.y_train)
-    if net.n_features != X.shape[1]:
+    if extra.get("feature_names") and data.feature_names:
+        try:  # by name, in the model's order
+            X = X[:, match_columns(data.feature_names, extra["feature_names"], data.name)]
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    elif net.n_features != X.shape[1]:
         raise CLIError(f"the model expects {net.n_features} features but {data.name} has "
                        f"{X.shape[1]}")
+    if task != "regression":
+        y = _to_model_classes(y, data.classes, extra.get("classes"), data.name)
     m = compute_metrics(net, prep(X), y, task, loss)
     if args.json:
         print(json.dumps(m))
@@ -542,14 +723,32 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _to_model_classes(y, data_classes, model_classes, source: str):
+    """Label codes of this data set re-coded as the model's (a file may lack some classes)."""
+    if not model_classes or data_classes is None or list(data_classes) == list(model_classes):
+        return y
+    lookup = {c: i for i, c in enumerate(model_classes)}
+    present = [data_classes[int(c)] for c in np.unique(y)]
+    unknown = [c for c in present if c not in lookup]
+    if unknown:
+        raise CLIError(f"{source} has labels the model never saw in training: "
+                       f"{', '.join(repr(c) for c in unknown)}; the model knows: "
+                       f"{', '.join(map(str, model_classes))}")
+    recode = np.array([lookup.get(c, -1) for c in data_classes], dtype=np.int64)
+    return recode[y]
+
+
 # --------------------------------------------------------------------------- predict
 def cmd_predict(args) -> int:
+    from ._checks import check_float_range
+
     net, extra = _load_model(args.model)
     path = Path(args.input)
     if not path.is_file():
         raise CLIError(f"input file not found: {path}")
-    X, names = _read_features(path, extra.get("feature_names"), net.n_features)
+    X, names = _read_features(path, extra, net.n_features)
     X = _prepare(extra)(X)
+    check_float_range(X, net.dtype or np.float32, path.name, names)
     task = extra.get("task", "regression" if net.output_kind() == "identity" else "multiclass")
     header: list[str]
     if task == "regression":
@@ -580,36 +779,24 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def _read_features(path: Path, feature_names, n_features: int):
+def _read_features(path: Path, extra: dict, n_features: int):
+    """X (N, D) of a .npy or a CSV, columns matched to the model's feature names."""
+    from .datasets.tabular import read_features
+
     if path.suffix.lower() == ".npy":
         X = np.load(path, allow_pickle=False)
         return np.atleast_2d(X), None
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows:
-        raise CLIError(f"{path} is empty")
-    header = rows[0]
-    body = rows[1:]
-    try:
-        [float(v) for v in header]
-        body, header = rows, None  # no header row
-    except ValueError:
-        pass
-    if header is not None and feature_names:
-        missing = [f for f in feature_names if f not in header]
-        if missing:
-            raise CLIError(f"{path} lacks the model's feature columns {missing}")
-        idx = [header.index(f) for f in feature_names]
-    else:
-        idx = list(range(len(header) if header else len(body[0])))
-        if len(idx) != n_features:
-            raise CLIError(f"{path} has {len(idx)} columns but the model expects {n_features} "
-                           "features")
-    try:
-        X = np.array([[float(r[i]) for i in idx] for r in body], dtype=np.float64)
-    except (ValueError, IndexError) as exc:
-        raise CLIError(f"{path}: every feature value must be a number ({exc})") from None
-    return X, header
+    # models saved before the target was recorded cannot tell it from an unknown column
+    strict = "target" in extra
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        X, names = read_features(path, extra.get("feature_names"), n_features=n_features,
+                                 target=extra.get("target"),
+                                 delimiter="\t" if path.suffix.lower() == ".tsv" else ",",
+                                 extra_columns="error" if strict else "warn")
+    for w in caught:
+        print(f"ffnn: warning: {w.message}", file=sys.stderr)
+    return X, names
 
 
 # --------------------------------------------------------------------------- others
@@ -798,10 +985,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="metrics of a saved model on a data set")
     p.add_argument("model")
     p.add_argument("--dataset", help="default: the data set the model was trained on")
-    p.add_argument("--target")
+    p.add_argument("--target", help="target column (default: the one the model was trained on)")
     p.add_argument("--split", choices=("test", "train"), default="test")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--test-size", type=float, default=0.2)
+    p.add_argument("--seed", type=int, help="split seed (default: the model's training run)")
+    p.add_argument("--test-size", type=float,
+                   help="held-out fraction (default: the model's training run)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=cmd_evaluate)
 

@@ -19,12 +19,13 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_X
+from ._checks import DataScaleWarning, check_X, column_names, large_features_message
 from ._fastpath import FusedStep
 from .layers import Dropout
 from .losses import Loss, get_loss
@@ -409,10 +410,14 @@ def fit(
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
     dtype = net.dtype or np.dtype(np.float32)
-    X = check_X(X, net.n_features).astype(dtype, copy=False)
+    names = column_names(X)
+    X = check_X(X, net.n_features, dtype=dtype)
     y = loss.prepare_targets(y, net.n_outputs, dtype)
     if len(y) != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)} targets")
+    advice = large_features_message(X, "X", names)
+    if advice is not None:  # huge features: say so now, not as a "divergence" later
+        warnings.warn(advice, DataScaleWarning, stacklevel=2)
     if validation_data is not None and validation_split:
         raise ValueError("give either validation_data or validation_split, not both")
     if seed is None:
@@ -428,7 +433,7 @@ def fit(
         validation_data = (Xv, yv)
     if validation_data is not None:
         Xv, yv = validation_data
-        Xv = check_X(Xv, net.n_features, name="validation X").astype(dtype, copy=False)
+        Xv = check_X(Xv, net.n_features, name="validation X", dtype=dtype)
         yv = loss.prepare_targets(yv, net.n_outputs, dtype)
         if len(yv) != Xv.shape[0]:
             raise ValueError(f"validation X has {Xv.shape[0]} samples but y has {len(yv)}")

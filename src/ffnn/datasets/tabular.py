@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,38 +60,168 @@ def _column_index(target, names: list[str], path: Path) -> int:
     return int(target) % len(names)
 
 
-def _from_csv(path: Path, target, delimiter: str):
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = [row for row in csv.reader(fh, delimiter=delimiter) if row]
+def _read_csv(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The non-blank rows of a CSV file, each with its line number in the file."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            rows = []
+            try:
+                for row in reader:
+                    if row:
+                        rows.append((reader.line_num, row))
+            except csv.Error as exc:
+                raise ValueError(f"{path}, line {reader.line_num}: not valid CSV ({exc})") \
+                    from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it "
+                         "as UTF-8 CSV") from None
+    return rows
+
+
+def _header(path: Path, rows: list) -> list[str]:
     if not rows:
         raise ValueError(f"{path} is empty; expected a header row naming the columns")
-    names = [name.strip() for name in rows[0]]
+    names = [name.strip() for name in rows[0][1]]
+    seen: set[str] = set()
+    for j, name in enumerate(names):
+        if name == "":
+            raise ValueError(f"{path}, line {rows[0][0]}: column {j + 1} of the header has no "
+                             "name")
+        if name in seen:
+            raise ValueError(f"{path}, line {rows[0][0]}: the header names column {name!r} "
+                             "twice")
+        seen.add(name)
+    return names
+
+
+def _check_width(path: Path, line: int, row: list[str], names: list[str]) -> None:
+    """A row with as many values as the header has columns; else say which column is off."""
+    n = len(names)
+    if len(row) < n:
+        missing = ", ".join(repr(c) for c in names[len(row):])
+        raise ValueError(f"{path}, line {line}: {len(row)} values but the header names {n} "
+                         f"columns; no value for column {missing}")
+    if len(row) > n:
+        raise ValueError(f"{path}, line {line}: {len(row)} values but the header names {n} "
+                         f"columns; value {n + 1} ({row[n].strip()!r}) has no column (an "
+                         "unquoted delimiter inside a value?)")
+
+
+def _from_csv(path: Path, target, delimiter: str):
+    rows = _read_csv(path, delimiter)
+    names = _header(path, rows)
     t = _column_index(target, names, path)
     body = rows[1:]
-    for i, row in enumerate(body, start=2):
-        if len(row) != len(names):
-            raise ValueError(f"{path}, line {i}: {len(row)} values but the header has "
-                             f"{len(names)} columns")
+    for line, row in body:
+        _check_width(path, line, row, names)
     feature_cols = [j for j in range(len(names)) if j != t]
-    X = np.empty((len(body), len(feature_cols)), dtype=np.float64)
-    for i, row in enumerate(body):
-        for k, j in enumerate(feature_cols):
-            X[i, k] = _number(row[j], path, i + 2, names[j])
-    raw_y = [row[t].strip() for row in body]
+    X = _parse(path, body, feature_cols, names)
+    raw_y = [row[t].strip() for _, row in body]
+    lines = [line for line, _ in body]
     classes = None
+    if "" in raw_y:
+        raise ValueError(f"{path}, line {lines[raw_y.index('')]}: the target column "
+                         f"{names[t]!r} is empty (a missing label or value)")
     try:
         y = np.array([float(v) for v in raw_y], dtype=np.float64)
     except ValueError:
-        if any(v == "" for v in raw_y):
-            line = raw_y.index("") + 2
-            raise ValueError(f"{path}, line {line}: the target column {names[t]!r} is "
-                             f"empty") from None
         classes, y = np.unique(np.array(raw_y), return_inverse=True)
         classes, y = [str(c) for c in classes], y.astype(np.int64)
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        line = int(np.flatnonzero(~np.isfinite(y))[0]) + 2
+        line = lines[int(np.flatnonzero(~np.isfinite(y))[0])]
         raise ValueError(f"{path}, line {line}: the target column {names[t]!r} is not finite")
     return X, y, [names[j] for j in feature_cols], names[t], classes
+
+
+def _parse(path: Path, body: list, cols: list[int], names: list[str]) -> np.ndarray:
+    X = np.empty((len(body), len(cols)), dtype=np.float64)
+    for i, (line, row) in enumerate(body):
+        for k, j in enumerate(cols):
+            X[i, k] = _number(row[j], path, line, names[j])
+    return X
+
+
+def match_columns(columns: list[str], feature_names: list[str], source, *,
+                  target: str | None = None) -> list[int]:
+    """Indices into ``columns`` of the model's ``feature_names``, in the model's order.
+
+    Columns the model did not see in training are an error (not silently dropped): they
+    usually mean the wrong file or a renamed feature.  The training target may be present
+    (it is not a feature; evaluation files carry it).
+    """
+    takes = ", ".join(feature_names)
+    missing = [f for f in feature_names if f not in columns]
+    if missing:
+        raise ValueError(f"{source} lacks the model's feature column"
+                         f"{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(repr(m) for m in missing)}; the model takes: {takes}")
+    extra = [c for c in columns if c not in feature_names and c != target]
+    if extra:
+        raise ValueError(f"{source} has column{'s' if len(extra) > 1 else ''} not seen in "
+                         f"training: {', '.join(repr(e) for e in extra)}; the model takes: "
+                         f"{takes}" + (f" (and the target {target!r} may be present)"
+                                       if target else ""))
+    return [columns.index(f) for f in feature_names]
+
+
+def read_features(path: str | os.PathLike, feature_names: list[str] | None = None, *,
+                  n_features: int | None = None, target: str | None = None,
+                  delimiter: str = ",", extra_columns: str = "error"):
+    """The feature matrix X (N, D) float64 of a CSV, for a trained model's predictions.
+
+    With a header row and the model's ``feature_names``, columns are taken by name in the
+    model's order (see ``match_columns``; ``extra_columns="warn"`` drops unknown columns
+    with a warning instead, for models that did not record their target).  Without names
+    (or without a header row, detected as a first row of numbers), columns are taken by
+    position and their number must be ``n_features``.  Every error names the file, the line and the
+    column.  Returns ``(X, columns)``: the column names used (None without a header row).
+    """
+    path = Path(path).expanduser()
+    rows = _read_csv(path, delimiter)
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    first = [v.strip() for v in rows[0][1]]
+    if all(_is_number(v) for v in first):  # no header row
+        width = n_features if n_features is not None else len(first)
+        for line, row in rows:
+            if len(row) != width:
+                raise ValueError(f"{path}, line {line}: {len(row)} values but the model takes "
+                                 f"{width} features" + (f" ({', '.join(feature_names)})"
+                                                        if feature_names else ""))
+        names = feature_names or [f"column {j + 1}" for j in range(width)]
+        return _parse(path, rows, list(range(width)), names), None
+    names = _header(path, rows)
+    body = rows[1:]
+    for line, row in body:
+        _check_width(path, line, row, names)
+    if feature_names:
+        unseen = [c for c in names if c not in feature_names and c != target]
+        if unseen and extra_columns == "warn":
+            warnings.warn(f"{path.name}: ignoring columns not seen in training: "
+                          f"{', '.join(repr(c) for c in unseen)}", UserWarning, stacklevel=2)
+            names_seen = [c for c in names if c not in unseen]
+            idx = [names.index(names_seen[i]) for i in
+                   match_columns(names_seen, feature_names, path.name, target=target)]
+        else:
+            idx = match_columns(names, feature_names, path.name, target=target)
+    else:
+        idx = [j for j, c in enumerate(names) if c != target]
+        if n_features is not None and len(idx) != n_features:
+            raise ValueError(f"{path.name} has {len(idx)} feature columns "
+                             f"({', '.join(names[j] for j in idx)}) but the model takes "
+                             f"{n_features}")
+    if not body:
+        raise ValueError(f"{path} holds a header row but no data rows")
+    return _parse(path, body, idx, names), [names[j] for j in idx]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(text: str, path: Path, line: int, column: str) -> float:
@@ -154,4 +285,4 @@ def _from_npz(path: Path, target):
     return X, y, [f"x{j}" for j in range(X.shape[1])], target
 
 
-__all__ = ["load_table"]
+__all__ = ["load_table", "match_columns", "read_features"]
