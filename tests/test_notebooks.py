@@ -22,8 +22,12 @@ def test_there_is_a_notebook_per_seed():
         "seed_003_mnist_curves.ipynb", "seed_004_housing.ipynb"]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+COMMITTED = NOTEBOOKS + sorted((Path(__file__).resolve().parents[1] / "course").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.stem)
 def test_committed_notebook_has_no_outputs(path):
+    """The seed notebooks and the course's lessons are committed without outputs."""
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert nb.metadata["kernelspec"]["name"] == "python3"
