@@ -37,7 +37,8 @@ from .tracing import trace
 from .training import Callback, History, TrainingDiverged, evaluate, fit, train_step
 
 # Submodules with optional dependencies, imported on first attribute access.
-_LAZY = {"datasets", "metrics", "plots", "cli", "sklearn", "diagnostics", "explain"}
+_LAZY = {"datasets", "metrics", "plots", "cli", "sklearn", "diagnostics", "explain", "export",
+         "typed", "exercises", "playground", "course"}
 
 
 def __getattr__(name: str):

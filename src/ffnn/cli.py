@@ -1,4 +1,5 @@
-"""ffnn on the command line: train, evaluate, predict, resume, gradcheck, explain, datasets, demo.
+"""ffnn on the command line: train, evaluate, predict, resume, gradcheck, explain, datasets, demo,
+playground, export, course.
 
     ffnn demo                                   seed 001's moons network (the default command)
     ffnn train --dataset moons --hidden 16,32   a run directory with model, history, plots
@@ -10,6 +11,8 @@
     ffnn explain RUN/model.npz --format markdown
     ffnn datasets
     ffnn playground                             train live in the browser (127.0.0.1:8000)
+    ffnn export RUN/model.npz -o model.onnx     ONNX (or .safetensors, PyTorch's names)
+    ffnn course release course/ student/        the course's student versions (and: grade)
 
 Errors are one line on stderr and a non-zero exit status; ``--debug`` shows the traceback.
 """
@@ -839,6 +842,45 @@ def cmd_explain(args) -> int:
     return 0
 
 
+#: output suffix -> export format, when --format is not given
+EXPORT_SUFFIXES = {".onnx": "onnx", ".safetensors": "safetensors"}
+
+
+def cmd_export(args) -> int:
+    """Write a saved model as ONNX (ONNX Runtime) or safetensors (PyTorch), via ffnn.export."""
+    from . import export
+
+    fmt = args.format or EXPORT_SUFFIXES.get(Path(args.out).suffix.lower())
+    if fmt is None:
+        raise CLIError(f"say which format to write with --format onnx or --format safetensors "
+                       f"({args.out} ends in neither .onnx nor .safetensors)")
+    if args.output is not None and fmt != "onnx":
+        raise CLIError("--output (logits or proba) applies to --format onnx only")
+    net, extra = _load_model(args.model)
+    scaling = extra.get("standardize")
+    try:
+        if fmt == "onnx":
+            output = args.output or "logits"
+            standardize = (scaling["mean"], scaling["std"]) if scaling else None
+            path = export.to_onnx(net, args.out, output=output, standardize=standardize,
+                                  extra=extra)
+            print(f"ONNX model written to {path}: input 'X' (N, {net.n_features}) "
+                  f"{net.dtype}" + (", standardised inside the graph" if scaling else "")
+                  + f"; output {output!r} (N, {net.n_outputs})")
+            return 0
+        path = export.to_safetensors(net, args.out, extra=extra)
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    print(f"safetensors written to {path}: the state dict of this PyTorch network "
+          "(model.load_state_dict(safetensors.torch.load_file(path))):")
+    print(export.torch_source(net))
+    if scaling:
+        print("ffnn: note: the network expects standardised features, (X - mean) / std, with "
+              "mean and std in the file's metadata ('ffnn.extra', key 'standardize')",
+              file=sys.stderr)
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from . import datasets
 
@@ -1027,6 +1069,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
     p.add_argument("--convention", choices=("row", "column"), default="row")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("export", help="write a saved model as ONNX or safetensors",
+                       description="Write a saved model for ONNX Runtime (--format onnx: "
+                       "input 'X' (N, D_in), output 'logits' or 'proba'; a model trained on "
+                       "standardised features gets the scaling inside the graph) or PyTorch "
+                       "(--format safetensors: the state dict of the matching nn.Sequential). "
+                       "Needs pip install 'ffnn[interop]'.")
+    p.add_argument("model")
+    p.add_argument("--format", choices=("onnx", "safetensors"),
+                   help="default: from the suffix of -o (.onnx, .safetensors)")
+    p.add_argument("-o", "--out", required=True, metavar="PATH", help="the file to write")
+    p.add_argument("--output", choices=("logits", "proba"),
+                   help="ONNX only: the raw output (default) or the probabilities")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("datasets", help="list the built-in data sets")
     p.set_defaults(func=cmd_datasets)
