@@ -110,6 +110,8 @@ def test_bad_setups_get_the_same_clear_errors_as_the_reference():
                  epochs=1, verbose=0)
 
 
+# the huge inputs are the point here: their scale warning is expected
+@pytest.mark.filterwarnings("ignore::ffnn.DataScaleWarning")
 def test_an_overflowing_input_stops_the_fused_run_as_it_stops_the_reference():
     """inf - inf in a hidden layer is NaN: it must reach the loss (not become a ReLU 0)."""
     X, y = _data()
