@@ -25,7 +25,7 @@ import numpy as np
 from . import compare
 from .catalog import EXERCISES
 from .result import Result
-from .running import SOURCES, Outcome, call
+from .running import Outcome, call
 from .spec import Case, Exercise, Mistake
 
 
@@ -61,29 +61,6 @@ class _Verdict:
 
 
 # ------------------------------------------------------------------------- the answer itself
-
-
-def _compile(name: str, source: str) -> tuple[Callable | None, str | None]:
-    """Run the source in a fresh namespace (numpy as np) and take its function ``name``."""
-    filename = f"<your {name} code>"
-    SOURCES[filename] = source.splitlines()
-    namespace: dict = {"np": np, "numpy": np, "__name__": "__answer__"}
-    try:
-        code = compile(source, filename, "exec")
-    except SyntaxError as exc:
-        text = f": {exc.text.strip()}" if exc.text and exc.text.strip() else ""
-        return None, f"Your code has a syntax error on line {exc.lineno} ({exc.msg}){text}"
-    try:
-        exec(code, namespace)
-    except Exception as exc:
-        return None, f"Running your code raised {type(exc).__name__}: {exc}"
-    fn = namespace.get(name)
-    if not callable(fn):
-        defined = [k for k, v in namespace.items()
-                   if inspect.isfunction(v) and not k.startswith("_")]
-        found = f" (it defines {', '.join(defined)})" if defined else ""
-        return None, f"Your code defines no function called {name}{found}"
-    return fn, None
 
 
 def _signature_problem(ex: Exercise, fn: Callable, case: Case) -> str | None:
@@ -171,19 +148,18 @@ def _runs(name: str, row: int | None) -> tuple[Outcome, ...]:
 
 
 def check(name: str, student) -> Result:
-    """Run ``student`` (a function, or Python source defining a function called ``name``) on
-    the exercise's cases and compare it with ffnn's reference; see the module docstring."""
+    """Run ``student`` (your function) on the exercise's cases and compare it with ffnn's
+    reference; see the module docstring.  Code given as text is never run: ffnn executes no
+    source string (the grader runs whole notebooks in their own processes instead)."""
     ex = get(name)
     if isinstance(student, str):
-        fn, problem = _compile(name, student)
-        if problem:
-            return _failed(ex, problem)
-    elif callable(student):
-        fn = student
-    else:
-        msg = (f"check expects your function {name} (or its source code as a string); it "
-               f"got {type(student).__name__}")
+        return _failed(ex, f"check takes your function itself, not its source: "
+                           f"ffnn.exercises.check({name!r}, {name}) after running the cell "
+                           f"that defines it")
+    if not callable(student):
+        msg = f"check expects your function {name}; it got {type(student).__name__}"
         return _failed(ex, msg)
+    fn = student
     try:
         return _check(ex, fn)
     except Exception as exc:  # the checker must answer, whatever the student's code did
