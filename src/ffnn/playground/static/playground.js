@@ -1583,15 +1583,15 @@
     if (name === "loss") return "the data loss of this batch";
     if (name === "out") return "the network's output for the batch";
     if (name === "dX") return "dL/dX: the gradient with respect to the inputs";
-    if ((m = /^Z(\d+)$/.exec(name))) { const l = +m[1]; return `Z${l} = ${l === 1 ? "X" : `A${l - 1}`} @ W${l} + b${l}: layer ${l} before its activation`; }
-    if ((m = /^A(\d+)(_.*)?$/.exec(name))) return `A${m[1]} = f(Z${m[1]}): layer ${m[1]} after its activation`;
-    if ((m = /^W(\d+)$/.exec(name))) return `layer ${m[1]}'s weights as used in this forward pass`;
-    if ((m = /^b(\d+)$/.exec(name))) return `layer ${m[1]}'s bias as used in this forward pass`;
-    if ((m = /^dZ(\d+)$/.exec(name))) return `dL/dZ${m[1]}: how the loss changes with Z${m[1]}`;
-    if ((m = /^dA(\d+)$/.exec(name))) return `dL/dA${m[1]}: how the loss changes with A${m[1]}`;
-    if ((m = /^dW(\d+)$/.exec(name))) { const l = +m[1]; return `dL/dW${l} = ${l === 1 ? "X" : `A${l - 1}`}.T @ dZ${l}: the weights' gradient`; }
-    if ((m = /^db(\d+)$/.exec(name))) return `dL/db${m[1]}: dZ${m[1]} summed over the batch`;
-    if ((m = /^update_([Wb]\d+)$/.exec(name))) return `${m[1]}(after) \u2212 ${m[1]}(before): the change this step made`;
+    if ((m = name.match(/^Z(\d+)$/))) { const l = +m[1]; return `Z${l} = ${l === 1 ? "X" : `A${l - 1}`} @ W${l} + b${l}: layer ${l} before its activation`; }
+    if ((m = name.match(/^A(\d+)(_.*)?$/))) return `A${m[1]} = f(Z${m[1]}): layer ${m[1]} after its activation`;
+    if ((m = name.match(/^W(\d+)$/))) return `layer ${m[1]}'s weights as used in this forward pass`;
+    if ((m = name.match(/^b(\d+)$/))) return `layer ${m[1]}'s bias as used in this forward pass`;
+    if ((m = name.match(/^dZ(\d+)$/))) return `dL/dZ${m[1]}: how the loss changes with Z${m[1]}`;
+    if ((m = name.match(/^dA(\d+)$/))) return `dL/dA${m[1]}: how the loss changes with A${m[1]}`;
+    if ((m = name.match(/^dW(\d+)$/))) { const l = +m[1]; return `dL/dW${l} = ${l === 1 ? "X" : `A${l - 1}`}.T @ dZ${l}: the weights' gradient`; }
+    if ((m = name.match(/^db(\d+)$/))) return `dL/db${m[1]}: dZ${m[1]} summed over the batch`;
+    if ((m = name.match(/^update_([Wb]\d+)$/))) return `${m[1]}(after) \u2212 ${m[1]}(before): the change this step made`;
     return "";
   }
   function phase(name) {
