@@ -77,7 +77,8 @@ class Session:
             problem = self.custom["problem"] if self.custom else None
             new, notices = normalize(changes, self.settings, problem)
             old = self.settings
-            changed = {k for k in new.to_json() if new.to_json()[k] != old.to_json()[k]}
+            before, after = old.to_json(), new.to_json()
+            changed = {k for k in after if after[k] != before[k]}
             self.settings = new
             self.notices = notices
             data = bool(changed & set(DATA))
