@@ -262,19 +262,13 @@ class FfnnTrainer:
         self.ffnn = ffnn
         self.name, self.threads = name, threads
         self.recipe, self.X, self.y, self.seed = recipe, X, y, seed
-        self.net = ffnn.mlp(list(recipe.sizes), activation=recipe.activation, seed=seed)
+        self.net = ffnn.mlp(list(recipe.sizes), activation=recipe.activation, seed=seed,
+                            dropout=recipe.dropout or 0.0)
         params = self.net.parameters()
         dense = sorted({k.split(".")[0] for k in params}, key=int)
         for i, (W, b) in zip(dense, weights, strict=True):
             params[f"{i}.W"][...] = W
             params[f"{i}.b"][...] = b
-        if recipe.dropout:  # Dropout(p) after every hidden activation
-            layers = []
-            for layer in self.net.layers:
-                layers.append(layer)
-                if isinstance(layer, ffnn.Activation):
-                    layers.append(ffnn.Dropout(recipe.dropout))
-            self.net = ffnn.Sequential(*layers)
         self.opt = (ffnn.AdamW(recipe.lr, recipe.beta1, recipe.beta2, recipe.eps,
                                weight_decay=recipe.weight_decay, fused=fused)
                     if recipe.weight_decay else

@@ -131,3 +131,22 @@ def test_copy_is_independent():
     twin = net.copy()
     twin.parameters()["0.W"][:] = 0
     assert np.any(net.parameters()["0.W"] != 0)
+
+
+def test_mlp_dropout_puts_dropout_after_each_hidden_activation_and_keeps_the_weights():
+    import ffnn
+
+    plain = ffnn.mlp([3, 5, 4, 2], seed=7)
+    dropped = ffnn.mlp([3, 5, 4, 2], seed=7, dropout=0.25)
+    names = [type(layer).__name__ for layer in dropped.layers]
+    assert names == ["Dense", "ReLU", "Dropout", "Dense", "ReLU", "Dropout", "Dense"]
+    assert all(layer.p == 0.25 for layer in dropped.layers if isinstance(layer, ffnn.Dropout))
+    for key, W in plain.parameters().items():
+        layer_index, name = key.split(".")
+        shifted = f"{int(layer_index) + int(layer_index) // 2}.{name}"
+        np.testing.assert_array_equal(dropped.parameters()[shifted], W)
+    again = ffnn.mlp([3, 5, 4, 2], seed=7, dropout=0.25)
+    X = np.ones((6, 3), np.float32)
+    np.testing.assert_array_equal(dropped.forward(X, training=True), again.forward(X, training=True))
+    with pytest.raises(ValueError, match="dropout"):
+        ffnn.mlp([3, 2], dropout=1.5)

@@ -232,16 +232,8 @@ def _n_outputs(loss: str, data) -> int:
 def build_network(cfg, n_in: int, n_out: int):
     import ffnn
 
-    net = ffnn.mlp([n_in, *cfg.hidden, n_out], activation=cfg.activation, init=cfg.init,
-                   seed=cfg.seed, dtype=cfg.dtype)
-    if cfg.dropout:
-        layers = []
-        for layer in net.layers:
-            layers.append(layer)
-            if isinstance(layer, ffnn.Activation):
-                layers.append(ffnn.Dropout(cfg.dropout))
-        net = ffnn.Sequential(*layers)
-    return net
+    return ffnn.mlp([n_in, *cfg.hidden, n_out], activation=cfg.activation, init=cfg.init,
+                    seed=cfg.seed, dtype=cfg.dtype, dropout=cfg.dropout or 0.0)
 
 
 def build_optimizer(cfg):

@@ -23,10 +23,10 @@ import copy
 import numpy as np
 
 from . import functional as F
-from ._checks import check_dtype, check_X
+from ._checks import check_dtype, check_probability, check_X
 from .activations import Activation, Sigmoid, Softmax, get_activation
 from .init import as_generator, get_initializer
-from .layers import Dense, Layer
+from .layers import Dense, Dropout, Layer
 from .losses import Loss, get_loss
 
 _RELU_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "softplus"}
@@ -274,6 +274,7 @@ def mlp(
     seed: np.random.Generator | int | None = None,
     dtype=np.float32,
     output: str | None = None,
+    dropout: float = 0.0,
 ) -> Sequential:
     """A multi-layer perceptron: Dense, activation, Dense, activation, ..., Dense.
 
@@ -281,6 +282,10 @@ def mlp(
     Dense(2,16) Sigmoid Dense(16,32) Sigmoid Dense(32,1).  The last layer has no activation:
     its raw output (logits) goes to a fused loss.  The default initialiser follows the
     activation: He (normal) for the ReLU family, Glorot (uniform) otherwise.
+
+    ``dropout=p`` puts ``Dropout(p)`` after every hidden activation.  The weights are the
+    same as without dropout for the same seed: the dropout layers' generators are drawn from
+    ``seed`` after every weight has been.
     """
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -292,6 +297,7 @@ def mlp(
     if init is None:
         init = "he_normal" if act.name in _RELU_FAMILY else "glorot_uniform"
     get_initializer(init)
+    dropout = check_probability(dropout, "dropout")
     rng = as_generator(seed)
     layers: list[Layer] = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -299,6 +305,13 @@ def mlp(
         if i < len(sizes) - 2:
             layers.append(copy.deepcopy(act) if isinstance(activation, Activation)
                           else get_activation(activation))
+    if dropout > 0:
+        with_dropout: list[Layer] = []
+        for layer in layers:
+            with_dropout.append(layer)
+            if isinstance(layer, Activation):
+                with_dropout.append(Dropout(dropout, rng=int(rng.integers(2**63))))
+        layers = with_dropout
     return Sequential(*layers, output=output)
 
 
