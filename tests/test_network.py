@@ -147,6 +147,7 @@ def test_mlp_dropout_puts_dropout_after_each_hidden_activation_and_keeps_the_wei
         np.testing.assert_array_equal(dropped.parameters()[shifted], W)
     again = ffnn.mlp([3, 5, 4, 2], seed=7, dropout=0.25)
     X = np.ones((6, 3), np.float32)
-    np.testing.assert_array_equal(dropped.forward(X, training=True), again.forward(X, training=True))
+    np.testing.assert_array_equal(dropped.forward(X, training=True),
+                                  again.forward(X, training=True))
     with pytest.raises(ValueError, match="dropout"):
         ffnn.mlp([3, 2], dropout=1.5)
