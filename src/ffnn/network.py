@@ -98,9 +98,13 @@ class Sequential:
         return iter(self.layers)
 
     # ---------------------------------------------------------------- forward / backward
-    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
-        """The network's raw output for a batch X (N, D_in), validated at the boundary."""
-        return self._forward(check_X(X, self.n_features, dtype=self.dtype), training)
+    def forward(self, X: np.ndarray, training: bool = False, *, check: bool = True
+                ) -> np.ndarray:
+        """The network's raw output for a batch X (N, D_in), validated at the boundary
+        (``check=False``: for loops that validated their data once)."""
+        if check:
+            X = check_X(X, self.n_features, dtype=self.dtype)
+        return self._forward(X, training)
 
     def _forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """Forward without validation (for loops that validated their data once)."""
