@@ -1,0 +1,562 @@
+"""The compiled kernels of the fast steps (numba): each one pass over memory where the
+layer-by-layer reference makes two to twelve.
+
+The NumPy code of ``layers.py``, ``activations.py``, ``losses.py`` and ``optimizers.py`` is the
+reference: read it for the math.  Each kernel performs the same float operations per element,
+in the same order, with every scalar first rounded to the array's dtype as NumPy does with a
+Python float (no fast-math, no fused multiply-add).  The optimiser updates are therefore
+bit-identical to the reference (tests check it); the forward and backward passes equal it up to
+float rounding (exp, log and tanh come from another math library, and the loss is summed in
+float64).
+
+Everything compiled lives in this one file, the worker of the step shared between cores
+included: numba's on-disk cache is keyed by the content of the file a function is written in,
+not of the files it calls, so kernels kept apart could be run from a stale cache.
+
+Codes shared with ``fused.py`` and ``parallel.py``:
+
+* activation: ``IDENTITY``, ``RELU``, ``SIGMOID``, ``TANH``, ``LEAKY_RELU``;
+* loss: ``CE_LABELS`` (softmax cross-entropy, integer labels), ``BCE`` (sigmoid binary
+  cross-entropy), ``MSE``;
+* optimiser: ``OPT_SGD`` (plain, momentum or Nesterov), ``OPT_ADAM`` (Adam and AdamW).
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+IDENTITY, RELU, SIGMOID, TANH, LEAKY_RELU = 0, 1, 2, 3, 4
+CE_LABELS, BCE, MSE = 1, 2, 3
+OPT_SGD, OPT_ADAM = 1, 2
+
+_JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+
+
+# =========================================================================== optimisers
+@numba.njit(**_JIT)
+def adam(p, g, m, v, decay, c1, b2, c2, eps_hat, step, below):  # pragma: no cover - compiled
+    """Adam on flat arrays, as ``optimizers.Adam._update`` then the flush (``below`` = 0: none):
+
+        W <- W decay                      (AdamW; decay = 1 for Adam)
+        m <- m + c1 (g - m)               c1 = 1 - beta1
+        v <- b2 v + c2 g^2                b2 = beta2, c2 = 1 - beta2
+        W <- W - step m / (sqrt(v) + eps_hat)   (step, eps_hat: ``Adam.scaled_step``)
+    """
+    zero = m.dtype.type(0)
+    for i in range(p.size):
+        pi = p[i]
+        if decay != 1:
+            pi = pi * decay
+        gi = g[i]
+        s = gi - m[i]
+        s = s * c1
+        mi = m[i] + s
+        m[i] = zero if abs(mi) < below else mi  # the flush of tiny entries (optimizers.py)
+        vi = v[i] * b2
+        s = gi * gi
+        s = s * c2
+        vi = vi + s
+        v[i] = zero if abs(vi) < below else vi
+        s = math.sqrt(vi)
+        s = s + eps_hat
+        s = mi / s
+        s = s * step
+        p[i] = pi - s
+
+
+@numba.njit(**_JIT)
+def sgd(p, g, v, lr, mu, nesterov, below):  # pragma: no cover - compiled
+    """SGD on flat arrays, as ``optimizers.SGD._update`` then the flush (``below`` = 0: none):
+
+        plain (mu = 0):  W <- W - lr g
+        momentum:        v <- mu v + g;   W <- W - lr v
+        Nesterov:        v <- mu v + g;   W <- W - lr (g + mu v)
+    """
+    zero = p.dtype.type(0)
+    if mu == 0:
+        for i in range(p.size):
+            s = g[i] * lr
+            p[i] = p[i] - s
+        return
+    for i in range(p.size):
+        vi = v[i] * mu
+        vi = vi + g[i]
+        if nesterov:
+            s = vi * mu
+            s = s + g[i]
+            s = s * lr
+        else:
+            s = vi * lr
+        p[i] = p[i] - s
+        v[i] = zero if abs(vi) < below else vi
+
+
+@numba.njit(**_JIT)
+def update_many(kind, ps, gs, ms, vs, decays, a, b, c, d, e, below):  # pragma: no cover
+    """One optimiser step over lists of flat arrays (one entry into compiled code per step).
+    Adam: (a, b, c, d, e) = (c1, b2, c2, eps_hat, step); SGD: (lr, mu, nesterov, -, -)."""
+    for k in range(len(ps)):
+        if kind == OPT_ADAM:
+            adam(ps[k], gs[k], ms[k], vs[k], decays[k], a, b, c, d, e, below)
+        else:
+            sgd(ps[k], gs[k], ms[k], a, b, c != 0, below)
+
+
+@numba.njit(**_JIT)
+def penalise(W, g, wd, l1):  # pragma: no cover - compiled
+    """g <- g + wd W, then g <- g + l1 sign(W) (``Optimizer.add_penalty``; flat arrays)."""
+    zero = W.dtype.type(0)
+    one = W.dtype.type(1)
+    for i in range(W.size):
+        if wd != 0:
+            s = W[i] * wd
+            g[i] = g[i] + s
+        if l1 != 0:
+            w = W[i]
+            sign = one if w > zero else (-one if w < zero else w)  # sign(0) = 0, NaN stays
+            s = sign * l1
+            g[i] = g[i] + s
+
+
+# =========================================================================== layers
+@numba.njit(**_JIT)
+def bias_act(Z, b, kind, alpha):  # pragma: no cover - compiled
+    """In place: A = f(Z + b), Dense's bias and then the activation in one pass.
+
+    ReLU keeps a NaN (as np.maximum does: an overflowing network must reach the loss as NaN);
+    sigmoid is 1 / (1 + exp(-z)) as ``functional.sigmoid``; LeakyReLU z if z > 0 else alpha z.
+    """
+    n, k = Z.shape
+    zero = Z.dtype.type(0)
+    one = Z.dtype.type(1)
+    for i in range(n):
+        for j in range(k):
+            z = Z[i, j] + b[j]
+            if kind == RELU:
+                z = zero if z <= zero else z
+            elif kind == SIGMOID:
+                z = one / (one + math.exp(-z))
+            elif kind == TANH:
+                z = math.tanh(z)
+            elif kind == LEAKY_RELU:
+                z = z if z > zero else z * alpha
+            Z[i, j] = z
+
+
+@numba.njit(**_JIT)
+def dropout_forward(A, U, p, scale, D):  # pragma: no cover - compiled
+    """D = A * M,  M = scale 1{U >= p}  (``Dropout.forward`` with the uniforms U it drew)."""
+    n, k = A.shape
+    zero = A.dtype.type(0)
+    for i in range(n):
+        for j in range(k):
+            D[i, j] = A[i, j] * (scale if U[i, j] >= p else zero)
+
+
+@numba.njit(**_JIT)
+def act_backward(dA, A, U, p, scale, masked, kind, alpha, dZ, db):  # pragma: no cover
+    """dZ = (dA * M) * f'(Z) (``act_mask``) and db = sum over the batch of dZ (the bias
+    gradient of the Dense layer below)."""
+    act_mask(dA, A, U, p, scale, masked, kind, alpha, dZ)
+    column_sums(dZ, db)
+
+
+@numba.njit(**_JIT)
+def act_mask(dA, A, U, p, scale, masked, kind, alpha, dZ):  # pragma: no cover - compiled
+    """dZ = (dA * M) * f'(Z) from the activation's output A.
+
+    M is dropout's mask scale 1{U >= p} when ``masked`` (else 1); f'(Z) is 1{A > 0} (ReLU),
+    A (1 - A) (sigmoid), 1 - A^2 (tanh), 1 or alpha (LeakyReLU: A > 0 <=> Z > 0), 1
+    (identity).  dZ may be dA itself.
+    """
+    n, k = dA.shape
+    zero = dA.dtype.type(0)
+    one = dA.dtype.type(1)
+    for i in range(n):
+        for j in range(k):
+            d = dA[i, j]
+            if masked:
+                d = d * (scale if U[i, j] >= p else zero)
+            a = A[i, j]
+            if kind == RELU:
+                d = d if a > zero else zero
+            elif kind == SIGMOID:
+                t = one - a
+                t = t * a
+                d = t * d
+            elif kind == TANH:
+                t = a * a
+                t = one - t
+                d = d * t
+            elif kind == LEAKY_RELU:
+                d = d * (one if a > zero else alpha)
+            dZ[i, j] = d
+
+
+@numba.njit(**_JIT)
+def column_sums(dZ, db):  # pragma: no cover - compiled
+    """db = sum over the batch (rows) of dZ, row after row as NumPy's sum(axis=0) adds them."""
+    db[:] = dZ.dtype.type(0)
+    for i in range(dZ.shape[0]):
+        db += dZ[i]
+
+
+# =========================================================================== losses
+@numba.njit(**_JIT)
+def softmax_cross_entropy_rows(Z, y, dZ, inv_n):  # pragma: no cover - compiled
+    """Softmax cross-entropy on logits Z (n, C) with integer labels y (n,), one pass per row.
+
+    Returns (sum_n [logsumexp(Z[n]) - Z[n, y[n]]] in float64, the caller divides by N; the
+    number of rows whose first largest logit is at y[n]) and writes dZ = (softmax(Z) - Y) inv_n,
+    inv_n = 1 / N of the whole batch (a worker may take some of its rows).  Each row is
+    shifted by its maximum, as in ``functional``.
+    """
+    n, c = Z.shape
+    one = Z.dtype.type(1)
+    total = 0.0
+    correct = 0
+    for i in range(n):
+        m = Z[i, 0]
+        arg = 0
+        for j in range(1, c):
+            if Z[i, j] > m:
+                m = Z[i, j]
+                arg = j
+        if arg == y[i]:
+            correct += 1
+        s = Z.dtype.type(0)
+        for j in range(c):
+            e = math.exp(Z[i, j] - m)
+            dZ[i, j] = e
+            s = s + e
+        total += float(m) + math.log(float(s)) - float(Z[i, y[i]])
+        for j in range(c):
+            dZ[i, j] = dZ[i, j] / s
+        dZ[i, y[i]] = dZ[i, y[i]] - one
+        for j in range(c):
+            dZ[i, j] = dZ[i, j] * inv_n
+    return total, correct
+
+
+@numba.njit(**_JIT)
+def softmax_cross_entropy_onehot(Z, T, dZ, inv_n):  # pragma: no cover - compiled
+    """Softmax cross-entropy with one-hot (or probability) rows T (n, C): returns
+    sum_n sum_c T[n, c] (logsumexp(Z[n]) - Z[n, c]) in float64 and writes
+    dZ = (softmax(Z) - T) inv_n."""
+    n, c = Z.shape
+    total = 0.0
+    for i in range(n):
+        m = Z[i, 0]
+        for j in range(1, c):
+            if Z[i, j] > m:
+                m = Z[i, j]
+        s = Z.dtype.type(0)
+        for j in range(c):
+            e = math.exp(Z[i, j] - m)
+            dZ[i, j] = e
+            s = s + e
+        lse = float(m) + math.log(float(s))
+        for j in range(c):
+            total += float(T[i, j]) * (lse - float(Z[i, j]))
+            q = dZ[i, j] / s
+            q = q - T[i, j]
+            dZ[i, j] = q * inv_n
+    return total
+
+
+@numba.njit(**_JIT)
+def sigmoid_cross_entropy_rows(Z, Y, dZ, inv):  # pragma: no cover - compiled
+    """Sigmoid binary cross-entropy on logits Z (n, K), targets Y (n, K) in [0, 1].
+
+    Returns (sum of softplus(z) - y z in float64, the caller divides by N K; the number of
+    entries with (z > 0) == (y >= 0.5)) and writes dZ = (sigma(Z) - Y) inv, inv = 1 / (N K).
+    softplus(z) = max(z, 0) + log1p(exp(-|z|)) and sigma via exp(-|z|): nothing overflows.
+    """
+    n, k = Z.shape
+    one = Z.dtype.type(1)
+    total = 0.0
+    correct = 0
+    for i in range(n):
+        for j in range(k):
+            z = Z[i, j]
+            y = Y[i, j]
+            e = math.exp(-abs(z))
+            total += max(float(z), 0.0) + math.log1p(float(e)) - float(y) * float(z)
+            s = one / (one + e) if z >= 0 else e / (one + e)
+            dZ[i, j] = (s - y) * inv
+            if (z > 0) == (y >= 0.5):
+                correct += 1
+    return total, correct
+
+
+@numba.njit(**_JIT)
+def squared_error_rows(Z, Y, dZ, scale):  # pragma: no cover - compiled
+    """MSE: returns sum (z - y)^2 in float64 (the caller divides by N K) and writes
+    dZ = (Z - Y) scale, scale = 2 / (N K) (``losses.MSE``)."""
+    n, k = Z.shape
+    total = 0.0
+    for i in range(n):
+        for j in range(k):
+            d = Z[i, j] - Y[i, j]
+            total += float(d * d)
+            dZ[i, j] = d * scale
+    return total
+
+
+@numba.njit(**_JIT)
+def loss_rows(kind, Z, labels, Y, dZ, scale):  # pragma: no cover - compiled
+    """(loss sum, number right) of one of the losses above (0 right for MSE)."""
+    if kind == CE_LABELS:
+        return softmax_cross_entropy_rows(Z, labels, dZ, scale)
+    if kind == BCE:
+        return sigmoid_cross_entropy_rows(Z, Y, dZ, scale)
+    return squared_error_rows(Z, Y, dZ, scale), 0
+
+
+# =========================================================================== parallel step
+# The compiled part of ``parallel.ParallelStep`` (read its docstring): atomics, a BLAS call,
+# the workers.
+
+
+def _item_pointer(context, builder, aryty, ary, index):
+    array = context.make_array(aryty)(context, builder, ary)
+    return cgutils.get_item_pointer(context, builder, aryty, array, [index])
+
+
+@intrinsic
+def _atomic_add(typingctx, arr, index, value):
+    """arr[index] += value as one atomic operation (sequentially consistent); the old value."""
+    sig = types.int64(arr, types.intp, types.int64)
+
+    def codegen(context, builder, sig, args):
+        ptr = _item_pointer(context, builder, sig.args[0], args[0], args[1])
+        return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
+
+    return sig, codegen
+
+
+@intrinsic
+def _atomic_load(typingctx, arr, index):
+    """arr[index], read atomically (acquire: later reads see what was written before it)."""
+    sig = types.int64(arr, types.intp)
+
+    def codegen(context, builder, sig, args):
+        ptr = _item_pointer(context, builder, sig.args[0], args[0], args[1])
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+_MACHINE = platform.machine().lower()
+
+
+@intrinsic
+def _spin_pause(typingctx):
+    """The CPU's spin-wait hint (x86 pause, ARM yield): a spinning thread then leaves the
+    core's resources to its neighbour (2 vCPUs are often two threads of one core)."""
+    sig = types.void()
+
+    def codegen(context, builder, sig, args):
+        if _MACHINE in ("x86_64", "amd64", "i386", "i686"):
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
+            builder.call(fn, [])
+        elif _MACHINE in ("aarch64", "arm64"):
+            i32 = ir.IntType(32)
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [i32]), "llvm.aarch64.hint")
+            builder.call(fn, [ir.Constant(i32, 1)])  # 1: yield
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _cblas_intrinsic(int_bits: int):
+    """A call of ``cblas_?gemm`` at a run-time address: row-major C = op(A) op(B) (beta = 0)."""
+
+    @intrinsic
+    def call(typingctx, addr, ta, tb, m, n, k, alpha, a, lda, b, ldb, c, ldc):
+        sig = types.void(addr, ta, tb, m, n, k, alpha, a, lda, b, ldb, c, ldc)
+
+        def codegen(context, builder, sig, args):
+            i32, it = ir.IntType(32), ir.IntType(int_bits)
+            fty = context.get_value_type(sig.args[6])
+            ptr = ir.IntType(8).as_pointer()
+            fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, it, it, it, fty, ptr, it,
+                                                   ptr, it, fty, ptr, it])
+            fn = builder.inttoptr(args[0], fnty.as_pointer())
+            ints = {1: i32, 2: i32, 3: it, 4: it, 5: it, 8: it, 10: it, 12: it}
+            vals = []
+            for i, (val, ty) in enumerate(zip(args, sig.args, strict=True)):
+                if i == 0:
+                    continue
+                if i in ints:
+                    val = context.cast(builder, val, ty, types.int64)
+                    val = builder.trunc(val, ints[i]) if ints[i].width < 64 else val
+                elif i in (7, 9, 11):
+                    val = builder.inttoptr(val, ptr)
+                vals.append(val)
+            vals.insert(10, ir.Constant(fty, 0.0))  # beta
+            builder.call(fn, [ir.Constant(i32, 101)] + vals)  # 101: CblasRowMajor
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return call
+
+
+_cblas64 = _cblas_intrinsic(64)
+_cblas32 = _cblas_intrinsic(32)
+
+
+@numba.njit(**_JIT)
+def gemm(blas, ta, tb, m, n, k, one, a, lda, b, ldb, c, ldc):  # pragma: no cover - compiled
+    """Row-major C (m, n) = op(A) op(B) at addresses a, b, c with row strides lda, ldb, ldc
+    (op = transpose when ta / tb); blas = [address, 1 if 64-bit integers]."""
+    ta_, tb_ = 112 if ta else 111, 112 if tb else 111  # CblasTrans / CblasNoTrans
+    if blas[1]:
+        _cblas64(blas[0], ta_, tb_, m, n, k, one, a, lda, b, ldb, c, ldc)
+    else:
+        _cblas32(blas[0], ta_, tb_, m, n, k, one, a, lda, b, ldb, c, ldc)
+
+
+# ctl (int64): counters threads spin on, each on its own 64-byte line, and the batch
+ARRIVED, POSTED, STOP, READY, X_ADDR, N_ROWS, ROUNDS = 0, 8, 9, 10, 11, 12, 16
+# cf (float64), written by the main thread before each step: the optimiser's scalars
+CF_A, CF_B, CF_C, CF_D, CF_E, CF_BELOW, CF_WD, CF_L1, CF_LOSS_SCALE = range(9)
+
+
+@numba.njit(**_JIT)
+def _barrier(ctl, t, T):  # pragma: no cover - compiled
+    """Wait until all T workers arrived here (round r: the counter reaches T r)."""
+    r = ctl[ROUNDS + 8 * t] + 1
+    ctl[ROUNDS + 8 * t] = r
+    _atomic_add(ctl, ARRIVED, 1)
+    while _atomic_load(ctl, ARRIVED) < T * r:
+        _spin_pause()
+
+
+@numba.njit(**_JIT)
+def _part(n, t, T):  # pragma: no cover - compiled
+    """Worker t's share [lo, hi) of range(n)."""
+    return (n * t) // T, (n * (t + 1)) // T
+
+
+@numba.njit(**_JIT)
+def worker_step(t, T, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, bs, gWs, gbs,
+                mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
+                loss_kind, opt_kind):  # pragma: no cover - compiled
+    """Worker t's share of one training step on the batch at address ctl[X_ADDR] (n rows).
+
+    1. rows [lo, hi): forward, loss and backward down to every dZ_l;  2. wait;  3. rows
+    [r0, r1) of every W_l and a share of every b_l: dW, db, penalties and the update, last
+    layer first;  4. wait.  (``parallel`` module docstring.)"""
+    n = ctl[N_ROWS]
+    L = len(Ws)
+    ft = Ws[0].dtype.type
+    one = ft(1)
+    size = Ws[0].itemsize
+    x_addr = ctl[X_ADDR]
+    d = Ws[0].shape[0]
+    lo, hi = _part(n, t, T)
+    h = hi - lo
+    # 1. this worker's rows: forward, loss, and every dZ
+    for l in range(L):
+        fi, fo = Ws[l].shape
+        if l == 0:
+            a = x_addr + lo * d * size
+        elif dropped[l - 1]:
+            a = Ds[l - 1].ctypes.data + lo * fi * size
+        else:
+            a = Zs[l - 1].ctypes.data + lo * fi * size
+        gemm(blas, False, False, h, fo, fi, one, a, fi, Ws[l].ctypes.data, fo,
+             Zs[l].ctypes.data + lo * fo * size, fo)  # Z = A W
+        bias_act(Zs[l][lo:hi], bs[l], acts[l], alphas[l])  # A = f(Z + b)
+        if dropped[l]:
+            dropout_forward(Zs[l][lo:hi], Us[l][lo:hi], drop_p[l], drop_scale[l],
+                            Ds[l][lo:hi])
+    Z, dZ = Zs[L - 1][lo:hi], dZs[L - 1][lo:hi]
+    total, correct = loss_rows(loss_kind, Z, labels[lo:hi], targets[lo:hi], dZ,
+                               ft(cf[CF_LOSS_SCALE]))
+    res[8 * t], res[8 * t + 1] = total, correct
+    for l in range(L - 1, 0, -1):
+        fi, fo = Ws[l].shape
+        gemm(blas, False, True, h, fi, fo, one, dZs[l].ctypes.data + lo * fo * size, fo,
+             Ws[l].ctypes.data, fo, dZs[l - 1].ctypes.data + lo * fi * size, fi)  # dZ W^T
+        dprev = dZs[l - 1][lo:hi]
+        act_mask(dprev, Zs[l - 1][lo:hi], Us[l - 1][lo:hi], drop_p[l - 1], drop_scale[l - 1],
+                 dropped[l - 1], acts[l - 1], alphas[l - 1], dprev)  # in place
+    _barrier(ctl, t, T)
+    # a non-finite loss: no update (every worker sees the same sum and skips)
+    total = 0.0
+    for i in range(T):
+        total += res[8 * i]
+    if math.isfinite(total):
+        # 3. gradients and the update of this worker's rows of every W, share of every b
+        ca, cb, cc = ft(cf[CF_A]), ft(cf[CF_B]), ft(cf[CF_C])
+        cd, ce, below = ft(cf[CF_D]), ft(cf[CF_E]), ft(cf[CF_BELOW])
+        wd, l1 = ft(cf[CF_WD]), ft(cf[CF_L1])
+        for l in range(L - 1, -1, -1):
+            fi, fo = Ws[l].shape
+            r0, r1 = _part(fi, t, T)
+            if l == 0:
+                a = x_addr
+            elif dropped[l - 1]:
+                a = np.int64(Ds[l - 1].ctypes.data)
+            else:
+                a = np.int64(Zs[l - 1].ctypes.data)
+            gemm(blas, True, False, r1 - r0, fo, n, one, a + r0 * size, fi,
+                 dZs[l].ctypes.data, fo, gWs[l].ctypes.data + r0 * fo * size, fo)  # A^T dZ
+            e0, e1 = r0 * fo, r1 * fo
+            W, gW = Ws[l].reshape(-1)[e0:e1], gWs[l].reshape(-1)[e0:e1]
+            if wd != 0 or l1 != 0:
+                penalise(W, gW, wd, l1)
+            c0, c1 = _part(fo, t, T)
+            db = gbs[l][c0:c1]
+            column_sums(dZs[l][:n, c0:c1], db)  # db = sum_n dZ
+            if opt_kind == OPT_ADAM:
+                adam(W, gW, mWs[l].reshape(-1)[e0:e1], vWs[l].reshape(-1)[e0:e1], decW[l],
+                     ca, cb, cc, cd, ce, below)
+                adam(bs[l][c0:c1], db, mbs[l][c0:c1], vbs[l][c0:c1], decb[l],
+                     ca, cb, cc, cd, ce, below)
+            else:
+                sgd(W, gW, mWs[l].reshape(-1)[e0:e1], ca, cb, cc != 0, below)
+                sgd(bs[l][c0:c1], db, mbs[l][c0:c1], ca, cb, cc != 0, below)
+    _barrier(ctl, t, T)
+
+
+@numba.njit(**_JIT)
+def helper(t, T, seen, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, bs, gWs, gbs,
+           mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
+           loss_kind, opt_kind):  # pragma: no cover - compiled
+    """A helper thread: say it runs, then run worker t's share of every posted step until
+    told to stop."""
+    _atomic_add(ctl, READY, 1)
+    while True:
+        while _atomic_load(ctl, POSTED) == seen:
+            _spin_pause()
+        seen += 1
+        if ctl[STOP]:
+            return
+        worker_step(t, T, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, bs, gWs,
+                    gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW,
+                    decb, loss_kind, opt_kind)
+
+
+@numba.njit(**_JIT)
+def post(ctl):  # pragma: no cover - compiled
+    """Tell the helpers a step (or the stop) is posted."""
+    _atomic_add(ctl, POSTED, 1)
+
+
+def flat(a: np.ndarray) -> np.ndarray:
+    """A flat view of a contiguous array (what the update kernels take)."""
+    return a.reshape(-1)
