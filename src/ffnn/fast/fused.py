@@ -5,8 +5,9 @@
 
 * every (batch, units) array lives in a buffer allocated once and reused by every batch, and
   the matrix products write into them (``np.matmul(..., out=)``);
-* a Dense layer and the ReLU, Sigmoid, Tanh or LeakyReLU after it run as ``Z = A W`` (BLAS)
-  then one compiled pass ``A = f(Z + b)``; a Dropout after them draws its uniforms from the
+* a Dense layer and the ReLU or LeakyReLU after it run as ``Z = A W`` (BLAS) then one
+  compiled pass ``A = f(Z + b)`` (Sigmoid and Tanh: NumPy's vectorised exp and tanh in
+  place, the reference's own numbers); a Dropout after them draws its uniforms from the
   layer's own ``rng`` exactly as ``Dropout.forward`` does (so runs equal the reference) and
   applies the mask in one more pass;
 * backward, one compiled pass gives ``dZ = (dA * M) * f'(Z)`` from the cached output and
@@ -25,6 +26,7 @@ Every other layer (a learner's own, ELU, Softmax, ...) runs through its own ``fo
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -137,15 +139,36 @@ def loss_kind(loss: Loss, last: DenseOp | LayerOp, target_ndim: int) -> int | No
     return None
 
 
-def blas_one_thread(work: int):
-    """One BLAS thread while active when ``work`` < SMALL_WORK (needs threadpoolctl)."""
-    if work >= SMALL_WORK:
-        return contextlib.nullcontext()
+@functools.cache
+def _blas_libraries() -> tuple:
+    """threadpoolctl's controllers of the BLAS libraries loaded now (looked up once: a
+    lookup walks every loaded library, ~1 ms, too slow for every epoch of a small network)."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl comes with the fast extra
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+        return ()
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+@contextlib.contextmanager
+def blas_limited(threads: int):
+    """BLAS on at most ``threads`` threads while active (restored afterwards)."""
+    libs = _blas_libraries()
+    before = [lib.get_num_threads() for lib in libs]
+    for lib, n in zip(libs, before, strict=True):
+        if n is not None and n > threads:
+            lib.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libs, before, strict=True):
+            if n is not None and n > threads:
+                lib.set_num_threads(n)
+
+
+def blas_one_thread(work: int) -> contextlib.AbstractContextManager:
+    """One BLAS thread while active when ``work`` < SMALL_WORK."""
+    return contextlib.nullcontext() if work >= SMALL_WORK else blas_limited(1)
 
 
 class CompiledUpdate:
@@ -164,6 +187,7 @@ class CompiledUpdate:
                  grads: dict[str, np.ndarray]) -> None:
         self.opt, self.params, self.grads = optimizer, params, grads
         self.names = list(params)[::-1]
+        self.dtype = next(iter(params.values())).dtype
         self.kind = K.OPT_ADAM if isinstance(optimizer, Adam) else K.OPT_SGD
         self._key: tuple | None = None
         self._lists: tuple | None = None
@@ -178,24 +202,25 @@ class CompiledUpdate:
             arrays[0].dtype.kind == "f" and all(a.flags.c_contiguous for a in arrays)
 
     def _arrays(self) -> tuple:
-        """Typed lists of flat views (ps, gs, ms, vs), rebuilt when the state arrays change
-        (e.g. after ``load_state_dict``)."""
+        """Typed lists of flat views (ps, gs, ms, vs), rebuilt when the optimiser's state
+        changes (its first step, ``load_state_dict``)."""
+        opt = self.opt
+        if self._lists is not None and opt.state is self._key[0] and all(
+                opt.state.get(k) is st for k, st in self._key[1]):
+            return self._lists
         from numba.typed import List
 
-        opt = self.opt
         states = [opt.state_for(name, self.params[name]) for name in self.names]
-        key = tuple(id(a) for st in states for a in st.values())
-        if key != self._key:
-            ps = [K.flat(self.params[k]) for k in self.names]
-            gs = [K.flat(self.grads[k]) for k in self.names]
-            if self.kind == K.OPT_ADAM:
-                ms = [K.flat(st["m"]) for st in states]
-                vs = [K.flat(st["v"]) for st in states]
-            else:  # SGD: the velocity, or (plain SGD) arrays the kernel never touches
-                ms = [K.flat(st["v"]) for st in states] if states and "v" in states[0] else gs
-                vs = gs
-            self._lists = tuple(List(col) for col in (ps, gs, ms, vs))
-            self._key = key
+        ps = [K.flat(self.params[k]) for k in self.names]
+        gs = [K.flat(self.grads[k]) for k in self.names]
+        if self.kind == K.OPT_ADAM:
+            ms = [K.flat(st["m"]) for st in states]
+            vs = [K.flat(st["v"]) for st in states]
+        else:  # SGD: the velocity, or (plain SGD) arrays the kernel never touches
+            ms = [K.flat(st["v"]) for st in states] if states and "v" in states[0] else gs
+            vs = gs
+        self._lists = tuple(List(col) for col in (ps, gs, ms, vs))
+        self._key = (opt.state, list(zip(self.names, states, strict=True)))
         return self._lists
 
     def __call__(self) -> None:
@@ -203,11 +228,11 @@ class CompiledUpdate:
         opt.begin_step(self.params, self.grads)
         lr = float(opt.lr)
         ps, gs, ms, vs = self._arrays()
-        t = ps[0].dtype.type
+        t = self.dtype.type
         below = t(FLUSH_BELOW if opt.flush_due() else 0.0)
         if lr != self._lr:  # AdamW's decay factor follows the learning rate
             self._lr = lr
-            self._decays = np.array([opt.decay_factor(k, lr) for k in self.names], ps[0].dtype)
+            self._decays = np.array([opt.decay_factor(k, lr) for k in self.names], self.dtype)
         if self.kind == K.OPT_ADAM:
             step, eps_hat = opt.scaled_step(lr)
             K.update_many(K.OPT_ADAM, ps, gs, ms, vs, self._decays, t(1.0 - opt.beta1),
@@ -273,7 +298,18 @@ class FusedStep:
             op.x = A
             Z = op.Z[:n]
             np.matmul(A, W, out=Z)  # Z = A W
-            K.bias_act(Z, b, op.act, Z.dtype.type(op.alpha))  # A = f(Z + b)
+            if op.act == K.SIGMOID:  # NumPy's vectorised exp: the reference's own numbers
+                np.add(Z, b, out=Z)
+                np.negative(Z, out=Z)
+                with np.errstate(over="ignore"):
+                    np.exp(Z, out=Z)  # exp(-Z), possibly inf (then A = 0, the limit)
+                Z += 1
+                np.reciprocal(Z, out=Z)  # A = 1 / (1 + exp(-Z))
+            elif op.act == K.TANH:
+                np.add(Z, b, out=Z)
+                np.tanh(Z, out=Z)  # A = tanh(Z)
+            else:
+                K.bias_act(Z, b, op.act, Z.dtype.type(op.alpha))  # A = f(Z + b), one pass
             A = Z
             if op.dropout is not None:  # the mask from the layer's rng, as Dropout draws it
                 U = op.dropout.rng.random(Z.shape, dtype=Z.dtype, out=op.U[:n])
@@ -320,4 +356,7 @@ class FusedStep:
             np.matmul(op.x.T, dZ, out=grads["W"])  # dW = X^T dZ
             if op.first:  # the data's gradient is never needed
                 return
-            dA = np.matmul(dZ, W.T, out=op.dX[:n])  # dX = dZ W^T
+            if W.shape[1] == 1:  # dX = dZ W^T, an outer product: one multiply per entry
+                dA = np.multiply(dZ, W[:, 0], out=op.dX[:n])
+            else:
+                dA = np.matmul(dZ, W.T, out=op.dX[:n])  # dX = dZ W^T

@@ -133,22 +133,34 @@ def bias_act(Z, b, kind, alpha):  # pragma: no cover - compiled
 
     ReLU keeps a NaN (as np.maximum does: an overflowing network must reach the loss as NaN);
     sigmoid is 1 / (1 + exp(-z)) as ``functional.sigmoid``; LeakyReLU z if z > 0 else alpha z.
+    One loop per activation, so that the compiler vectorises each.
     """
     n, k = Z.shape
     zero = Z.dtype.type(0)
     one = Z.dtype.type(1)
-    for i in range(n):
-        for j in range(k):
-            z = Z[i, j] + b[j]
-            if kind == RELU:
-                z = zero if z <= zero else z
-            elif kind == SIGMOID:
-                z = one / (one + math.exp(-z))
-            elif kind == TANH:
-                z = math.tanh(z)
-            elif kind == LEAKY_RELU:
-                z = z if z > zero else z * alpha
-            Z[i, j] = z
+    if kind == RELU:
+        for i in range(n):
+            for j in range(k):
+                z = Z[i, j] + b[j]
+                Z[i, j] = zero if z <= zero else z
+    elif kind == SIGMOID:
+        for i in range(n):
+            for j in range(k):
+                z = Z[i, j] + b[j]
+                Z[i, j] = one / (one + math.exp(-z))
+    elif kind == TANH:
+        for i in range(n):
+            for j in range(k):
+                Z[i, j] = math.tanh(Z[i, j] + b[j])
+    elif kind == LEAKY_RELU:
+        for i in range(n):
+            for j in range(k):
+                z = Z[i, j] + b[j]
+                Z[i, j] = z if z > zero else z * alpha
+    else:
+        for i in range(n):
+            for j in range(k):
+                Z[i, j] = Z[i, j] + b[j]
 
 
 @numba.njit(**_JIT)
@@ -175,38 +187,54 @@ def act_mask(dA, A, U, p, scale, masked, kind, alpha, dZ):  # pragma: no cover -
 
     M is dropout's mask scale 1{U >= p} when ``masked`` (else 1); f'(Z) is 1{A > 0} (ReLU),
     A (1 - A) (sigmoid), 1 - A^2 (tanh), 1 or alpha (LeakyReLU: A > 0 <=> Z > 0), 1
-    (identity).  dZ may be dA itself.
+    (identity).  dZ may be dA itself.  The mask, then the derivative: one loop nest each, so
+    that the compiler vectorises them.
     """
     n, k = dA.shape
     zero = dA.dtype.type(0)
     one = dA.dtype.type(1)
-    for i in range(n):
-        for j in range(k):
-            d = dA[i, j]
-            if masked:
-                d = d * (scale if U[i, j] >= p else zero)
-            a = A[i, j]
-            if kind == RELU:
-                d = d if a > zero else zero
-            elif kind == SIGMOID:
-                t = one - a
-                t = t * a
-                d = t * d
-            elif kind == TANH:
-                t = a * a
+    if masked:
+        for i in range(n):
+            for j in range(k):
+                dZ[i, j] = dA[i, j] * (scale if U[i, j] >= p else zero)
+        src = dZ
+    else:
+        src = dA
+    if kind == RELU:
+        for i in range(n):
+            for j in range(k):
+                dZ[i, j] = src[i, j] if A[i, j] > zero else zero
+    elif kind == SIGMOID:
+        for i in range(n):
+            for j in range(k):
+                t = one - A[i, j]
+                t = t * A[i, j]
+                dZ[i, j] = t * src[i, j]
+    elif kind == TANH:
+        for i in range(n):
+            for j in range(k):
+                t = A[i, j] * A[i, j]
                 t = one - t
-                d = d * t
-            elif kind == LEAKY_RELU:
-                d = d * (one if a > zero else alpha)
-            dZ[i, j] = d
+                dZ[i, j] = src[i, j] * t
+    elif kind == LEAKY_RELU:
+        for i in range(n):
+            for j in range(k):
+                dZ[i, j] = src[i, j] * (one if A[i, j] > zero else alpha)
+    elif not masked:
+        for i in range(n):
+            for j in range(k):
+                dZ[i, j] = src[i, j]
 
 
 @numba.njit(**_JIT)
 def column_sums(dZ, db):  # pragma: no cover - compiled
     """db = sum over the batch (rows) of dZ, row after row as NumPy's sum(axis=0) adds them."""
-    db[:] = dZ.dtype.type(0)
-    for i in range(dZ.shape[0]):
-        db += dZ[i]
+    n, k = dZ.shape
+    for j in range(k):
+        db[j] = dZ.dtype.type(0)
+    for i in range(n):
+        for j in range(k):
+            db[j] = db[j] + dZ[i, j]
 
 
 # =========================================================================== losses

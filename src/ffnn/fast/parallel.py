@@ -47,7 +47,7 @@ from ..network import Sequential
 from ..optimizers import FLUSH_BELOW, Adam, Optimizer
 from ..steps import StepResult
 from . import kernels as K
-from .fused import DenseOp
+from .fused import DenseOp, blas_limited
 
 # --------------------------------------------------------------------------- BLAS
 #: CBLAS entry points NumPy's BLAS may export: (single, double, 64-bit integers)
@@ -194,7 +194,6 @@ class ParallelStep:
     def running(self):
         """Helpers spin while this is active (one epoch); BLAS keeps to one thread meanwhile."""
         from numba.typed import List
-        from threadpoolctl import threadpool_limits
 
         ops = self.ops
         Zs = [op.Z for op in ops]
@@ -220,7 +219,7 @@ class ParallelStep:
 
         threads = [threading.Thread(target=helper, args=(t,), daemon=True,
                                     name=f"ffnn-worker-{t}") for t in range(1, self.T)]
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_limited(1):
             for th in threads:
                 th.start()
             try:
