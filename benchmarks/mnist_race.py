@@ -4,6 +4,11 @@
     .venv/bin/python benchmarks/mnist_race.py                  # 20 epochs, all sections
     .venv/bin/python benchmarks/mnist_race.py --quick          # CI smoke, well under a minute
     .venv/bin/python benchmarks/mnist_race.py --json out.json  # also write every number
+    .venv/bin/python benchmarks/mnist_race.py --only17         # issue 17's targets alone
+
+ffnn runs as a user writes it, with no flag: ``ffnn.fit(net, X, y, "ce", ffnn.Adam(1e-3),
+epochs=..., batch_size=128)`` takes the fastest training step that applies (issue 17); the
+step chosen, and why no faster one, is printed for every recipe.
 
 Every framework trains the *same* recipe (``benchmarks/recipes.py``): same architecture, same
 initial weights (ffnn's He-normal draw copied into the peers), same batch order (ffnn's
@@ -16,6 +21,8 @@ Sections: per-epoch seconds and test accuracy; medians over epochs 2..N and the 
 ffnn/PyTorch and ffnn/scikit-learn; time to 98.0% test accuracy; the matmul bound; inference
 over the 10k test set; the small shapes (moons, 784-64-32-10 batch 32); peak memory (each
 framework in its own subprocess); the BLAS in use; and the targets of issue 8 with PASS/FAIL.
+Then issue 17's races (the recommended recipe with Dropout 0.2, seed 003's sigmoid network; a
+few epochs each, ffnn and PyTorch interleaved) and its targets with PASS/FAIL.
 See benchmarks/README.md for what each number means.
 """
 
@@ -46,12 +53,20 @@ REPO = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 from machine import blas_info, cpu_model  # noqa: E402
-from recipes import Recipe, get_recipe, small_b32_recipe  # noqa: E402
+from recipes import (  # noqa: E402
+    RECIPES,
+    Recipe,
+    get_recipe,
+    recommended_recipe,
+    seed003_sigmoid_recipe,
+    small_b32_recipe,
+)
 
 TARGET_ACC = 0.98
 CLEAN_SHARE = 0.10  # a round is "clean" if other processes used < 10% of a core throughout
 QUICK_SUBSET = 5000
 SUMMARY_HEADER = "== issue 8 targets =="
+SUMMARY17_HEADER = "== issue 17 targets (ffnn with no flag) =="
 
 
 def _log(*args: Any) -> None:
@@ -226,15 +241,25 @@ def init_weights(recipe: Recipe, seed: int) -> list[tuple[np.ndarray, np.ndarray
     return [(p[f"{i}.W"].copy(), p[f"{i}.b"].copy()) for i in dense]
 
 
-#: set by ``--fused``: ffnn's Adam runs its update as one compiled loop (numba), bit-identical,
-#: which also turns on fit's fused training step (equal up to float rounding)
-FUSED = False
+def step_choice(recipe: Recipe, X: np.ndarray, y: np.ndarray, threads: int | None = None) -> str:
+    """The training step ``fit`` takes for this recipe, and why no faster one (as fit
+    decides it: ``ffnn.steps.choose_step``)."""
+    import ffnn
+    from ffnn.steps import choose_step
+
+    net = ffnn.mlp(list(recipe.sizes), activation=recipe.activation, seed=0,
+                   dropout=recipe.dropout or 0.0)
+    with blas_threads(threads), ffnn_threads(threads):
+        _, choice = choose_step(net, ffnn.get_loss("ce"), ffnn.Adam(recipe.lr), fused="auto",
+                                batch=min(recipe.batch_size, len(y)), n_samples=len(y),
+                                target_ndim=y.ndim)
+    return choice.describe()
 
 
 @contextlib.contextmanager
 def ffnn_threads(threads: int | None):
-    """FFNN_NUM_THREADS for the block (None: leave it): with 1, ffnn's fused step keeps to
-    one worker, so "ffnn-1t" is one thread like "torch-1t" and "bound-1t"."""
+    """FFNN_NUM_THREADS for the block (None: leave it): with 1, ffnn keeps to the one-thread
+    fused step, so "ffnn-1t" is one thread like "torch-1t" and "bound-1t"."""
     if threads is None:
         yield
         return
@@ -250,14 +275,12 @@ def ffnn_threads(threads: int | None):
 
 
 class FfnnTrainer:
-    """ffnn.fit, one call per epoch.  ``threads`` limits NumPy's BLAS (None: the default)."""
+    """ffnn.fit with no flag, one call per epoch.  ``threads`` limits NumPy's BLAS and ffnn's
+    workers (None: the defaults)."""
 
     def __init__(self, recipe: Recipe, weights, X: np.ndarray, y: np.ndarray, seed: int,
-                 threads: int | None = None, name: str = "ffnn",
-                 fused: bool | None = None) -> None:
+                 threads: int | None = None, name: str = "ffnn") -> None:
         import ffnn
-
-        fused = FUSED if fused is None else fused
 
         self.ffnn = ffnn
         self.name, self.threads = name, threads
@@ -270,9 +293,9 @@ class FfnnTrainer:
             params[f"{i}.W"][...] = W
             params[f"{i}.b"][...] = b
         self.opt = (ffnn.AdamW(recipe.lr, recipe.beta1, recipe.beta2, recipe.eps,
-                               weight_decay=recipe.weight_decay, fused=fused)
+                               weight_decay=recipe.weight_decay)
                     if recipe.weight_decay else
-                    ffnn.Adam(recipe.lr, recipe.beta1, recipe.beta2, recipe.eps, fused=fused))
+                    ffnn.Adam(recipe.lr, recipe.beta1, recipe.beta2, recipe.eps))
         self.history = None
         self.loop_seconds: list[float] = []
 
@@ -512,16 +535,15 @@ def time_to_acc(seconds: list[float], accs: list[float], target: float) -> float
 
 
 def build_trainers(recipe: Recipe, X, y, seed: int, frameworks: list[str], threads: int,
-                   notes: list[str]) -> list:
+                   notes: list[str], one_thread: bool = True) -> list:
+    """ffnn (and "ffnn-1t", "torch-1t" on one thread when ``one_thread``) and the peers."""
     weights = init_weights(recipe, seed)
     trainers: list = [FfnnTrainer(recipe, weights, X, y, seed)]
-    if FUSED:  # the plain NumPy update too, measured in the same run
-        trainers.append(FfnnTrainer(recipe, weights, X, y, seed, name="ffnn-numpy", fused=False))
-    if threads > 1:
+    if threads > 1 and one_thread:
         trainers.append(FfnnTrainer(recipe, weights, X, y, seed, 1, name="ffnn-1t"))
     if "torch" in frameworks:
         trainers.append(TorchTrainer(recipe, weights, X, y, seed, threads))
-        if threads > 1:
+        if threads > 1 and one_thread:
             trainers.append(TorchTrainer(recipe, weights, X, y, seed, 1, name="torch-1t"))
     if "sklearn" in frameworks:
         if recipe.weight_decay or recipe.dropout:
@@ -534,7 +556,7 @@ def build_trainers(recipe: Recipe, X, y, seed: int, frameworks: list[str], threa
 
 def race(recipe: Recipe, data, epochs: int, seed: int, frameworks: list[str], threads: int,
          settle: float, with_bound: bool, notes: list[str], quiet_wait: float = 0.0,
-         budget_s: float | None = None) -> dict:
+         budget_s: float | None = None, one_thread: bool = True) -> dict:
     """Train every framework on ``recipe``, interleaved epoch by epoch; returns all numbers.
 
     With ``budget_s``, no new round starts once that many seconds have passed (the report
@@ -542,14 +564,16 @@ def race(recipe: Recipe, data, epochs: int, seed: int, frameworks: list[str], th
     """
     t_begin = time.perf_counter()
     Xtr, ytr, Xte, yte = data
-    trainers = build_trainers(recipe, Xtr, ytr, seed, frameworks, threads, notes)
+    trainers = build_trainers(recipe, Xtr, ytr, seed, frameworks, threads, notes, one_thread)
     bound = MatmulBound(recipe.sizes, Xtr.shape[0], recipe.batch_size, seed) \
         if with_bound else None
     # the bound at the default BLAS threads, and at 1 thread (the like-for-like of ffnn-1t)
     bounds = ([("matmul_bound", "matmul-bound", None)]
-              + ([("matmul_bound_1t", "bound-1t", 1)] if threads > 1 else [])) if bound else []
+              + ([("matmul_bound_1t", "bound-1t", 1)] if threads > 1 and one_thread else [])
+              ) if bound else []
     names = [t.name for t in trainers] + [b[1] for b in bounds]
     res: dict[str, Any] = {"recipe": recipe.as_dict(epochs), "n_train": int(Xtr.shape[0]),
+                           "ffnn_step": step_choice(recipe, Xtr, ytr),
                            "frameworks": {t.name: {"seconds": [], "test_acc": []}
                                           for t in trainers}}
     for key, _, _ in bounds:
@@ -557,6 +581,7 @@ def race(recipe: Recipe, data, epochs: int, seed: int, frameworks: list[str], th
     tnames = {t.name for t in trainers}
     head = f"{'epoch':>5}" + "".join(f" | {n:>9} s   acc  " if n in tnames
                                      else f" | {n:>12} s" for n in names) + " | busy  load"
+    _log(f"  ffnn's {res['ffnn_step']}")
     _log(head)
     res["loadavg"] = []
     res["max_foreign_share"] = []
@@ -696,7 +721,7 @@ def moons_race(epochs: int, repeats: int, frameworks: list[str], threads: int,
         net.set_weights({k: v.copy() for k, v in p0.items()})
         t0 = time.perf_counter()
         ffnn.fit(net, X, y, "bce", ffnn.SGD(1.0), epochs=epochs, batch_size=None, seed=seed,
-                 verbose=0, fused=FUSED)  # --fused: the fused training step, as for MNIST
+                 verbose=0)
         dt = time.perf_counter() - t0
         return dt, float(np.mean(net.classify(X)[:] == y))
 
@@ -818,8 +843,6 @@ def measure_memory(frameworks: list[str], args: argparse.Namespace, epochs: int)
                "--epochs", str(epochs)]
         if args.quick:
             cmd.append("--quick")
-        if FUSED:
-            cmd.append("--fused")
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
         if proc.returncode != 0:
             out[fw] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"]}
@@ -839,6 +862,48 @@ def _fmt(x: float | None, spec: str = ".3f", none: str = "n/a") -> str:
     return none if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
+def _target_row(rows: list[dict], tid: str, what: str, value: float | None, limit: float,
+                op: str, shown: str) -> None:
+    if value is None:
+        verdict = "n/a"
+    else:
+        verdict = "PASS" if (value <= limit if op == "<=" else value < limit) else "FAIL"
+    rows.append({"target": tid, "what": what, "measured": value, "limit": f"{op} {limit:g}",
+                 "shown": shown, "verdict": verdict})
+
+
+def targets17_table(res: dict) -> list[dict]:
+    """Issue 17's targets (ffnn with no flag; ratios within this run) with PASS/FAIL."""
+    rows: list[dict] = []
+    main = res["mnist"]["frameworks"]
+    f = main["ffnn"]["median_s_per_epoch"]
+    t = main.get("torch", {}).get("median_s_per_epoch")
+    b = res["mnist"].get("matmul_bound", {}).get("median_s_per_epoch")
+    r = _ratio(f, t)
+    _target_row(rows, "17.1a", "MNIST plain: ffnn / PyTorch s/epoch", r, 0.6, "<=",
+                f"{_fmt(f)} / {_fmt(t)} = {_fmt(r)}")
+    r = _ratio(f, b)
+    _target_row(rows, "17.1b", "MNIST plain: ffnn / matmul bound", r, 1.15, "<=",
+                f"{_fmt(f)} / {_fmt(b)} = {_fmt(r)}")
+    for tid, key, what, limit in (("17.2", "recommended", "recommended (Dropout 0.2)", 0.7),
+                                  ("17.3b", "seed003-sigmoid", "seed 003 sigmoid MNIST", 0.6)):
+        sec = res.get("race17", {}).get(key, {}).get("frameworks", {})
+        fv = sec.get("ffnn", {}).get("median_s_per_epoch")
+        tv = sec.get("torch", {}).get("median_s_per_epoch")
+        r = _ratio(fv, tv)
+        _target_row(rows, tid, f"{what}: ffnn / PyTorch", r, limit, "<=",
+                    f"{_fmt(fv)} / {_fmt(tv)} = {_fmt(r)}")
+    mo = res.get("moons", {}).get("frameworks", {})
+    fv = mo.get("ffnn", {}).get("median_s")
+    pvs = [mo[k]["median_s"] for k in ("torch", "torch-1t") if k in mo]
+    pv = min(pvs) if pvs else None
+    r = _ratio(fv, pv)
+    _target_row(rows, "17.3a", "seed 001 moons, full batch: ffnn / PyTorch", r, 0.6, "<=",
+                f"{_fmt(fv)} / {_fmt(pv)} = {_fmt(r)}")
+    rows.sort(key=lambda row: row["target"])
+    return rows
+
+
 def targets_table(res: dict) -> list[dict]:
     """Issue 8's targets with the measured ratio and PASS/FAIL (n/a when a peer was skipped)."""
     main = res["mnist"]["frameworks"]
@@ -848,12 +913,7 @@ def targets_table(res: dict) -> list[dict]:
     rows: list[dict] = []
 
     def add(tid: str, what: str, value: float | None, limit: float, op: str, shown: str) -> None:
-        if value is None:
-            verdict = "n/a"
-        else:
-            verdict = "PASS" if (value <= limit if op == "<=" else value < limit) else "FAIL"
-        rows.append({"target": tid, "what": what, "measured": value, "limit": f"{op} {limit:g}",
-                     "shown": shown, "verdict": verdict})
+        _target_row(rows, tid, what, value, limit, op, shown)
 
     r = _ratio(f, t)
     add("1a", "MNIST median s/epoch ffnn / PyTorch", r, 0.8, "<=",
@@ -991,6 +1051,23 @@ def print_report(res: dict) -> None:
     for row in res["targets"]:
         _log(f"  {row['target']:3s} {row['what']:45s} {row['shown']:36s} {row['limit']:8s} "
              f"{row['verdict']}")
+    races = res.get("race17", {})
+    if races:
+        _log("\n== issue 17 races: median s/epoch over epochs 2..N, ffnn and PyTorch "
+             "interleaved ==")
+        for key, sec in races.items():
+            fw = sec["frameworks"]
+            _log(f"  {key}: {sec['recipe']['description']}; {sec['epochs_run']} epochs; "
+                 f"ffnn's {sec.get('ffnn_step', '?')}")
+            for k, r in fw.items():
+                _log(f"    {k:8s} {r['median_s_per_epoch']:7.3f} s/epoch   final acc "
+                     f"{100 * r['final_acc']:.2f}%")
+    _log(f"  MNIST plain: ffnn's {m.get('ffnn_step', '?')}")
+    _log(f"\n{SUMMARY17_HEADER}")
+    _log(f"  {'#':5s} {'target':43s} {'measured':36s} {'limit':8s} verdict")
+    for row in res.get("targets17", []):
+        _log(f"  {row['target']:5s} {row['what']:43s} {row['shown']:36s} {row['limit']:8s} "
+             f"{row['verdict']}")
 
 
 def _jsonable(o: Any) -> Any:
@@ -1008,12 +1085,12 @@ def _jsonable(o: Any) -> Any:
 def report_from_json(path: Path, out: Path | None) -> int:
     """Re-derive the summaries and targets of a saved run and print its report."""
     res = json.loads(path.read_text())
-    for key in ("mnist", "small"):
-        sec = res.get(key)
+    for sec in [res.get("mnist"), res.get("small"), *res.get("race17", {}).values()]:
         if sec:
             sec.setdefault("epochs_run", len(sec["frameworks"]["ffnn"]["seconds"]))
             summarise_race(sec)
     res["targets"] = targets_table(res)
+    res["targets17"] = targets17_table(res)
     _log(f"report of the run saved in {path} ({res['env']['date']})")
     print_report(res)
     if out:
@@ -1030,11 +1107,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="CI smoke: 1 epoch on a 5000-image subset, small sections shrunk")
     p.add_argument("--skip-torch", action="store_true", help="leave PyTorch out")
-    p.add_argument("--fused", action="store_true",
-                   help="ffnn on its fused path: Adam(fused=True) and fit's fused step (numba)")
+    p.add_argument("--only17", action="store_true",
+                   help="only what issue 17's targets need: the plain race (ffnn, PyTorch, "
+                        "matmul bound; 6 epochs), the recommended and seed-003 races, moons")
+    p.add_argument("--race17-epochs", type=int, default=None,
+                   help="epochs of the recommended and seed-003 races (default 5; 2 quick)")
     p.add_argument("--skip-sklearn", action="store_true", help="leave scikit-learn out")
-    p.add_argument("--recipe", choices=["plain", "recommended"], default="plain",
-                   help="benchmarks/recipes.py: plain (issue 3 point 2) or recommended (hook)")
+    p.add_argument("--recipe", choices=list(RECIPES), default="plain",
+                   help="benchmarks/recipes.py: the main race's recipe (default plain)")
     p.add_argument("--json", type=Path, default=None, help="write every number to this file")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, default=default_data_path(), help="mnist.npz")
@@ -1058,12 +1138,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    global FUSED
-    FUSED = bool(args.fused)
     threads = n_cores()
     recipe = get_recipe(args.recipe)
     subset = QUICK_SUBSET if args.quick else None
-    epochs = args.epochs if args.epochs is not None else (1 if args.quick else recipe.epochs)
+    epochs = args.epochs if args.epochs is not None else (
+        1 if args.quick else 6 if args.only17 else recipe.epochs)
+    epochs17 = args.race17_epochs or (2 if args.quick else 5)
     if args.memory_child:
         r = memory_child(args.memory_child, recipe, epochs, args.data, subset, args.seed, threads)
         print(json.dumps(r))
@@ -1080,7 +1160,7 @@ def main(argv: list[str] | None = None) -> int:
             frameworks.append("torch")
         else:
             notes.append("PyTorch is not installed: its columns are n/a")
-    if not args.skip_sklearn:
+    if not args.skip_sklearn and not args.only17:
         try:
             import sklearn  # noqa: F401
             frameworks.append("sklearn")
@@ -1111,7 +1191,7 @@ def main(argv: list[str] | None = None) -> int:
          + ", ".join(f"{k} {v}" for k, v in versions.items()))
     _log(f"data: {how}; train {data[0].shape}, test {data[2].shape}; recipe {recipe.name}: "
          f"{recipe.description}; {epochs} epoch(s); frameworks: {', '.join(frameworks)}; "
-         f"ffnn: {'fused (numba: Adam + training step)' if FUSED else 'plain NumPy'}")
+         "ffnn: fit with no flag (the step it chooses is printed per recipe)")
 
     res: dict[str, Any] = {"env": env, "notes": notes, "args": {
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
@@ -1122,32 +1202,46 @@ def main(argv: list[str] | None = None) -> int:
     check = (same_recipe_check(recipe, data[0], data[1], args.seed, threads)
              if "torch" in frameworks else None)
     res["mnist"] = race(recipe, data, epochs, args.seed, frameworks, threads, settle, True, notes,
-                        quiet, None if args.budget_minutes is None else 60 * args.budget_minutes)
+                        quiet, None if args.budget_minutes is None else 60 * args.budget_minutes,
+                        one_thread=not args.only17)
     res["mnist"]["same_recipe_check"] = check
     trainers = res["mnist"].pop("_trainers")
     if quiet:
         wait_quiet(quiet)
-    res["inference"] = inference([t for t in trainers if t.name in ("ffnn", "torch", "sklearn")],
-                                 data[2], 5 if args.quick else 20, settle)
+    if not args.only17:
+        res["inference"] = inference(
+            [t for t in trainers if t.name in ("ffnn", "torch", "sklearn")], data[2],
+            5 if args.quick else 20, settle)
     del trainers
     gc.collect()
 
     _log(f"\n== moons: {moons_epochs} full-batch epochs ==")
     res["moons"] = moons_race(moons_epochs, 1 if args.quick else 3, frameworks, threads, settle,
                               quiet)
-    _log("\n== 784-64-32-10 batch 32 race ==")
-    small = replace(small_b32_recipe(), epochs=small_epochs)
-    res["small"] = race(small, data, small_epochs, args.seed, frameworks, threads, settle,
-                        False, notes, quiet)
-    res["small"].pop("_trainers")
-    gc.collect()
+    if not args.only17:
+        _log("\n== 784-64-32-10 batch 32 race ==")
+        small = replace(small_b32_recipe(), epochs=small_epochs)
+        res["small"] = race(small, data, small_epochs, args.seed, frameworks, threads, settle,
+                            False, notes, quiet)
+        res["small"].pop("_trainers")
+        gc.collect()
 
-    if not args.skip_memory:
+    res["race17"] = {}
+    for r17 in (recommended_recipe(), seed003_sigmoid_recipe()):
+        _log(f"\n== issue 17 race, {r17.name}: {r17.description} ==")
+        sec = race(r17, data, epochs17, args.seed, [f for f in frameworks if f != "sklearn"],
+                   threads, settle, False, notes, quiet, one_thread=False)
+        sec.pop("_trainers")
+        res["race17"][r17.name] = sec
+        gc.collect()
+
+    if not args.skip_memory and not args.only17:
         mem_epochs = 1 if args.quick else 2
         _log(f"\n== peak memory: one subprocess per framework, {mem_epochs} epoch(s) each ==")
         res["memory"] = measure_memory(frameworks, args, mem_epochs)
     res["env"]["blas"] = blas_info()  # again, now that every framework is loaded
     res["targets"] = targets_table(res)
+    res["targets17"] = targets17_table(res)
     res["wall_seconds"] = time.perf_counter() - t_start
     print_report(res)
     _log(f"\n(total {res['wall_seconds']:.0f} s)")

@@ -6,12 +6,13 @@ optional decoupled weight decay (AdamW) and an optional per-epoch learning-rate 
 
 * ``plain_recipe()`` is issue 3 point 2: 784-512-256-128-10, ReLU, softmax cross-entropy,
   Adam lr 1e-3 (beta 0.9 / 0.999, eps 1e-8), batch 128, float32, inputs in [0, 1], 20 epochs.
-* ``recommended_recipe()`` is the hook for the "recommended recipe" of issue 3 point 2 (the one
-  that must reach >= 98.5% within 30 epochs).  **It currently returns the plain recipe under
-  another name.**  Whoever finds the recommended recipe fills it in here, using the fields
-  below; ``mnist_race.py --recipe recommended`` then runs it for all frameworks.  If it needs
-  something these fields cannot express (dropout, a different optimiser, ...), the race harness
-  has to learn it for every framework first, otherwise the comparison stops being like for like.
+* ``recommended_recipe()`` is the recommended recipe of issue 3 point 2 (the one that reaches
+  >= 98.5% within 30 epochs): the plain recipe with Dropout(0.2) after every hidden ReLU
+  (``ffnn.mlp(..., dropout=0.2)``, ``torch.nn.Dropout(0.2)``) and a cosine learning rate.
+* ``seed003_sigmoid_recipe()`` is seed 003's sigmoid network (784-256-128-10, Adam, batch 128).
+
+The race runs the plain recipe in full, and the recommended and seed-003 recipes for a few
+epochs each against PyTorch (issue 17's targets 2 and 3).
 
 How the harness maps the fields:
 
@@ -102,6 +103,14 @@ def recommended_recipe() -> Recipe:
                    "1e-3 -> 0 over 30 epochs")
 
 
+def seed003_sigmoid_recipe() -> Recipe:
+    """Seed 003's sigmoid network (examples/seed_003_mnist_curves.py): 784-256-128-10 with
+    sigmoid hidden layers, softmax CE, Adam lr 1e-3, batch 128, float32 (issue 17 target 3)."""
+    return Recipe(name="seed003-sigmoid", sizes=(784, 256, 128, 10), activation="sigmoid",
+                  epochs=10, description="seed 003: 784-256-128-10 sigmoid, softmax CE, Adam "
+                  "lr 1e-3, batch 128, float32")
+
+
 def small_b32_recipe() -> Recipe:
     """The tutorial-sized network of issue 8 target 4: 784-64-32-10, Adam, batch 32."""
     return Recipe(name="small-b32", sizes=(784, 64, 32, 10), batch_size=32, epochs=2,
@@ -111,6 +120,7 @@ def small_b32_recipe() -> Recipe:
 RECIPES: dict[str, Callable[[], Recipe]] = {
     "plain": plain_recipe,
     "recommended": recommended_recipe,
+    "seed003-sigmoid": seed003_sigmoid_recipe,
 }
 
 
