@@ -25,18 +25,15 @@ many times slower on common CPUs, and on MNIST it doubled the cost of Adam withi
 So every ``FLUSH_EVERY`` steps, state entries smaller than ``FLUSH_BELOW`` in magnitude are set
 to exactly 0.  The update this removes is below lr * 1e-30 / eps: invisible in float32.
 
-Speed: an update is elementwise, so it can be cut into slices that are independent of each
-other.  With ``threads`` > 1, big parameters are cut into that many flat slices and the slices
-are updated at the same time on a small thread pool.  This is plain NumPy: its elementwise
-loops release Python's GIL, and during the update the BLAS threads of the matrix products are
-idle.  The result is bit for bit the same as the one-slice update (a test checks it).
+This module is the reference: plain NumPy, one equation per line.  The compiled update of the
+fast path (``ffnn.fast``) performs the same operations through the small public interface of
+``Optimizer`` (``begin_step``, ``state_for``, ``flush_due``, ``decay_factor``) and
+``Adam.scaled_step``.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -46,135 +43,86 @@ from ._checks import check_nonneg_float, check_positive_float, check_probability
 FLUSH_EVERY = 50
 FLUSH_BELOW = 1e-30
 
-#: parameters with fewer elements than this are never cut into slices, and networks with fewer
-#: than twice as many are updated on one thread (handing work to a thread costs ~20 us)
-MIN_SLICE = 1 << 15
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 2) - 1,
-                                   thread_name_prefix="ffnn-opt")
-    return _POOL
-
-
-def default_threads() -> int:
-    """Threads for optimiser updates: ``FFNN_NUM_THREADS`` or the number of cores (max 4)."""
-    env = os.environ.get("FFNN_NUM_THREADS")
-    if env:
-        return max(int(env), 1)
-    return max(min(os.cpu_count() or 1, 4), 1)
-
-
 
 class Optimizer:
-    """Base class: bookkeeping shared by all optimisers."""
+    """Base class: the shared options (penalties, clipping), the state and saving.
+
+    ``threads`` and ``fused`` are read by the fast path (``ffnn.fast``): the threads its
+    compiled update may use, and ``fused=True`` to require the fast step in ``fit`` (it is
+    taken by default whenever it applies and numba is installed).  The NumPy step below runs
+    on one thread.
+    """
 
     name = ""
 
     def __init__(self, lr: float, weight_decay: float = 0.0, clip_norm: float | None = None,
-                 threads: int | None = None, l1: float = 0.0):
+                 threads: int | None = None, l1: float = 0.0, fused: bool = False):
         self.lr = check_positive_float(lr, "learning rate lr")
         self.weight_decay = check_nonneg_float(weight_decay, "weight_decay")
         self.l1 = check_nonneg_float(l1, "l1")
         self.clip_norm = None if clip_norm is None else check_positive_float(clip_norm, "clip_norm")
-        self.threads = default_threads() if threads is None else int(threads)
-        if self.threads < 1:
+        self.threads = None if threads is None else int(threads)
+        if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads!r}")
+        self.fused = bool(fused)
         self.iterations = 0  # number of steps taken (t in the formulas)
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self._scratch: dict[str, np.ndarray] = {}
-        self._plan_key: tuple | None = None
-        self._plan: list[list[tuple]] = []
 
     # ---------------------------------------------------------------- the step
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         """One update of every parameter from its gradient (gradients may be modified)."""
+        self.begin_step(params, grads)
+        lr = float(self.lr)
+        for name, p in params.items():
+            state = self.state_for(name, p)
+            self._update(name, p, grads[name], state, self._scratch[name], lr)
+        if self.flush_due():
+            self.flush_tiny_state()
+
+    def begin_step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """t <- t + 1, then clip the gradients and add the penalties' gradients (module doc)."""
         self.iterations += 1
         if self.clip_norm is not None:
             clip_by_global_norm(grads, self.clip_norm)
-        lr = float(self.lr)
         for name, p in params.items():
-            self._ensure_state(name, p)
-        plan = self._slices(params, grads)
-        if len(plan) == 1:
-            self._run(plan[0], lr)
-            return
-        pending = [_pool().submit(self._run, part, lr) for part in plan[1:]]
-        self._run(plan[0], lr)
-        for f in pending:
-            f.result()
+            if name.endswith("W"):
+                self.add_penalty(p, grads[name])
 
-    def _ensure_state(self, name: str, p: np.ndarray) -> None:
-        """Create the state (and scratch buffer) of parameter ``name`` on its first step."""
+    def add_penalty(self, W: np.ndarray, g: np.ndarray) -> None:
+        """g <- g + weight_decay W + l1 sign(W), for a weight matrix W (biases are not
+        penalised)."""
+        if self.weight_decay:
+            g += self.weight_decay * W  # L2 penalty: d/dW (wd/2 ||W||^2) = wd W
+        if self.l1:
+            g += self.l1 * np.sign(W)  # L1 penalty: d/dW (l1 ||W||_1) = l1 sign(W)
+
+    def state_for(self, name: str, p: np.ndarray) -> dict[str, np.ndarray]:
+        """The state of parameter ``name``, created (zeros) on its first step."""
         if name not in self.state:
             self.state[name] = self._init_state(p)
+        if name not in self._scratch:
             self._scratch[name] = np.empty_like(p)
+        return self.state[name]
 
-    def _flush_step(self) -> bool:
-        """True on the steps that zero state entries below FLUSH_BELOW."""
+    def flush_due(self) -> bool:
+        """True on the steps that zero state entries below FLUSH_BELOW (every FLUSH_EVERY)."""
         return self.iterations % FLUSH_EVERY == 0
 
-    def _flush_below(self) -> float:
-        """The flush threshold of this step for the compiled kernels: FLUSH_BELOW or 0 (none)."""
-        return FLUSH_BELOW if self._flush_step() else 0.0
+    def flush_tiny_state(self) -> None:
+        """Set every state entry smaller than FLUSH_BELOW in magnitude to exactly 0."""
+        for name, state in self.state.items():
+            s = self._scratch[name]
+            for arr in state.values():
+                np.abs(arr, out=s)
+                np.copyto(arr, 0, where=s < FLUSH_BELOW)
 
-    def _add_penalty(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
-        if not name.endswith("W"):
-            return
-        if self.weight_decay:
-            g += self.weight_decay * p  # L2 penalty: d/dW (wd/2 ||W||^2) = wd W
-        if self.l1:
-            g += self.l1 * np.sign(p)  # L1 penalty: d/dW (l1 ||W||_1) = l1 sign(W)
-
-    def _run(self, jobs: list[tuple], lr: float) -> None:
-        flush = self._flush_step()
-        for name, p, g, state, s in jobs:
-            self._add_penalty(name, p, g)
-            self._update(name, p, g, state, s, lr)
-            if flush and not self._flushes_in_update():
-                for arr in state.values():
-                    np.abs(arr, out=s)
-                    np.copyto(arr, 0, where=s < FLUSH_BELOW)
-
-    def _slices(self, params, grads) -> list[list[tuple]]:
-        """Work for each thread: (name, p, g, state, scratch) over whole arrays or flat slices."""
-        key = tuple((k, id(p), id(grads[k]), p.shape) for k, p in params.items())
-        if key == self._plan_key:
-            return self._plan
-        total = sum(p.size for p in params.values())
-        n = self.threads if total >= 2 * MIN_SLICE else 1  # small nets: threads cost more
-        jobs = []
-        for name, p in params.items():
-            arrays = [p, grads[name], *self.state[name].values(), self._scratch[name]]
-            if n == 1 or p.size < MIN_SLICE or not all(a.flags.c_contiguous for a in arrays):
-                jobs.append((p.size, (name, p, grads[name], self.state[name],
-                                      self._scratch[name])))
-                continue
-            bounds = np.linspace(0, p.size, n + 1).astype(int)
-            flat = [a.reshape(-1) for a in arrays]
-            slots = list(self.state[name])
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-                views = [f[a:b] for f in flat]
-                state = dict(zip(slots, views[2:-1], strict=True))
-                jobs.append((b - a, (name, views[0], views[1], state, views[-1])))
-        plan: list[list[tuple]] = [[] for _ in range(n)]
-        load = [0] * n
-        for size, job in sorted(jobs, key=lambda j: -j[0]):  # largest first, to the lightest
-            i = load.index(min(load))
-            plan[i].append(job)
-            load[i] += size
-        self._plan_key, self._plan = key, [part for part in plan if part]
-        return self._plan
+    def decay_factor(self, name: str, lr: float) -> float:
+        """Factor W is multiplied by before the step: 1 (AdamW's decoupled decay overrides)."""
+        return 1.0
 
     def _init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
         return {}
-
-    def _flushes_in_update(self) -> bool:
-        """True when ``_update`` itself zeroes tiny state entries on flush steps."""
-        return False
 
     def _update(self, name, p, g, state, s, lr) -> None:
         raise NotImplementedError
@@ -185,6 +133,8 @@ class Optimizer:
         cfg = {"lr": self.lr, "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
         if self.l1:
             cfg["l1"] = self.l1
+        if self.fused:  # so a resumed run keeps asking for the fast step
+            cfg["fused"] = True
         return cfg
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -194,7 +144,6 @@ class Optimizer:
     def load_state_dict(self, arrays: dict[str, np.ndarray], iterations: int) -> None:
         self.state = {}
         self._scratch = {}
-        self._plan_key = None
         for key, arr in arrays.items():
             name, slot = key.rsplit("/", 1)
             self.state.setdefault(name, {})[slot] = np.array(arr)
@@ -244,8 +193,8 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0, clip_norm: float | None = None,
-                 threads: int | None = None, l1: float = 0.0):
-        super().__init__(lr, weight_decay, clip_norm, threads, l1)
+                 threads: int | None = None, l1: float = 0.0, fused: bool = False):
+        super().__init__(lr, weight_decay, clip_norm, threads, l1, fused)
         self.momentum = check_probability(momentum, "momentum")
         if nesterov and self.momentum == 0:
             raise ValueError("Nesterov momentum needs momentum > 0")
@@ -287,8 +236,8 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8,
                  weight_decay: float = 0.0, clip_norm: float | None = None,
-                 threads: int | None = None, l1: float = 0.0):
-        super().__init__(lr, weight_decay, clip_norm, threads, l1)
+                 threads: int | None = None, l1: float = 0.0, fused: bool = False):
+        super().__init__(lr, weight_decay, clip_norm, threads, l1, fused)
         self.rho = check_probability(rho, "rho")
         self.eps = check_positive_float(eps, "eps")
 
@@ -322,8 +271,9 @@ class Adagrad(Optimizer):
     name = "adagrad"
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-10, weight_decay: float = 0.0,
-                 clip_norm: float | None = None, threads: int | None = None, l1: float = 0.0):
-        super().__init__(lr, weight_decay, clip_norm, threads, l1)
+                 clip_norm: float | None = None, threads: int | None = None, l1: float = 0.0,
+                 fused: bool = False):
+        super().__init__(lr, weight_decay, clip_norm, threads, l1, fused)
         self.eps = check_positive_float(eps, "eps")
 
     def _init_state(self, p):
@@ -360,15 +310,8 @@ class Adam(Optimizer):
     Elementwise: g, m and v have W's shape.  ``weight_decay`` here is the coupled L2 penalty
     (added to g before the moments).
     The last line is computed as W -= [lr sqrt(1 - beta2^t) / (1 - beta1^t)] m / (sqrt(v) + eps'),
-    eps' = eps sqrt(1 - beta2^t): the same number (multiply through by sqrt(1 - beta2^t)) with
-    fewer passes over memory.
-
-    ``fused=True`` runs the same arithmetic as one compiled loop (``ffnn._fused``, needs numba):
-    bit-identical results, one pass over memory instead of twelve, on one thread (two threads
-    lose to BLAS's spinning workers on MNIST).  ``fit`` then also uses its fused training
-    step by default (``ffnn._fastpath``: the same math up to float rounding), which on two or
-    more cores also runs this update inside its workers, each on its own rows of every W
-    (``ffnn._parallel``; the same kernel and scalars, so the same numbers).
+    eps' = eps sqrt(1 - beta2^t) (``scaled_step``): the same number (multiply through by
+    sqrt(1 - beta2^t)) with fewer passes over memory.
     """
 
     name = "adam"
@@ -376,75 +319,16 @@ class Adam(Optimizer):
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, clip_norm: float | None = None,
                  threads: int | None = None, fused: bool = False, l1: float = 0.0):
-        super().__init__(lr, weight_decay, clip_norm, threads, l1)
+        super().__init__(lr, weight_decay, clip_norm, threads, l1, fused)
         self.beta1 = check_probability(beta1, "beta1")
         self.beta2 = check_probability(beta2, "beta2")
         self.eps = check_positive_float(eps, "eps")
-        self.fused = bool(fused)
-        self._kernel = None
-        if self.fused and threads is None:
-            # measured on MNIST: the compiled loop on one thread beats two threads, whose
-            # hand-off costs more than it saves while BLAS's own workers still hold the cores
-            self.threads = 1
-        if self.fused:
-            try:
-                from ._fused import adam_update
-            except ImportError as exc:
-                raise ImportError("fused=True needs numba: pip install 'ffnn[fast]'") from exc
-            self._kernel = adam_update
 
     def _init_state(self, p):
         return {"m": np.zeros_like(p), "v": np.zeros_like(p)}
 
-    def _flushes_in_update(self) -> bool:
-        return self._kernel is not None
-
-    def _run(self, jobs: list[tuple], lr: float) -> None:
-        """With the compiled kernel, all of a thread's parameters in one call (same math)."""
-        flat = self._flat_views(jobs) if self._kernel is not None else None
-        if flat is None:
-            return super()._run(jobs, lr)
-        from ._fused import adam_update_many
-
-        for name, p, g, _, _ in jobs:
-            self._add_penalty(name, p, g)
-        ps, gs, ms, vs = flat
-        step, eps_hat = self._step_sizes(lr)
-        decays = np.array([self._decay(name, lr) for name, *_ in self._order(jobs)],
-                          dtype=ps[0].dtype)
-        adam_update_many(ps, gs, ms, vs, decays, beta1=self.beta1, beta2=self.beta2,
-                         eps_hat=eps_hat, step=step,
-                         flush_below=self._flush_below())
-
-    @staticmethod
-    def _order(jobs: list[tuple]) -> list[tuple]:
-        """Last parameter first: the first layer's weights, updated last, are still in cache
-        when the next forward pass starts with them (elementwise, so no result changes)."""
-        return jobs[::-1]
-
-    def _flat_views(self, jobs: list[tuple]) -> tuple | None:
-        """(ps, gs, ms, vs): tuples of flat views of the jobs' arrays, cached per plan; None
-        when they do not share one dtype or are not contiguous (then one call per array)."""
-        cache = self.__dict__.setdefault("_flat_cache", {})  # id(jobs) -> (jobs, views)
-        hit = cache.get(id(jobs))
-        if hit is not None and hit[0] is jobs:
-            return hit[1]
-        for key in [k for k, (j, _) in cache.items() if not any(j is part for part in self._plan)]:
-            del cache[key]  # views of an older plan (e.g. before load_state_dict)
-        arrays = [(p, g, state["m"], state["v"]) for _, p, g, state, _ in self._order(jobs)]
-        ok = len({a.dtype for row in arrays for a in row}) == 1 and all(
-            a.flags.c_contiguous for row in arrays for a in row)
-        flat = (tuple(tuple(a.reshape(-1) for a in col) for col in zip(*arrays, strict=True))
-                if ok else None)
-        cache[id(jobs)] = (jobs, flat)
-        return flat
-
-    def _decay(self, name: str, lr: float) -> float:
-        """Factor applied to W before the step: 1 for Adam (AdamW decays here)."""
-        return 1.0
-
-    def _step_sizes(self, lr: float) -> tuple[float, float]:
-        """(step, eps') of this step t: lr sqrt(1 - b2^t) / (1 - b1^t) and eps sqrt(1 - b2^t)."""
+    def scaled_step(self, lr: float) -> tuple[float, float]:
+        """(step, eps') of step t: lr sqrt(1 - b2^t) / (1 - b1^t) and eps sqrt(1 - b2^t)."""
         t = self.iterations
         sqrt_bc2 = math.sqrt(1.0 - self.beta2**t)
         return lr * sqrt_bc2 / (1.0 - self.beta1**t), self.eps * sqrt_bc2
@@ -452,12 +336,8 @@ class Adam(Optimizer):
     def _update(self, name, p, g, state, s, lr):
         b1, b2 = self.beta1, self.beta2
         m, v = state["m"], state["v"]
-        decay = self._decay(name, lr)
-        step, eps_hat = self._step_sizes(lr)
-        if self._kernel is not None:  # the same, one pass; flushes m and v on flush steps
-            self._kernel(p, g, m, v, decay=decay, beta1=b1, beta2=b2, eps_hat=eps_hat,
-                         step=step, flush_below=self._flush_below())
-            return
+        decay = self.decay_factor(name, lr)
+        step, eps_hat = self.scaled_step(lr)
         if decay != 1.0:
             p *= decay
         np.subtract(g, m, out=s)
@@ -474,23 +354,7 @@ class Adam(Optimizer):
         p -= s
 
     def config(self):
-        cfg = {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
-        if self.fused:  # so a resumed run keeps the fast path (it needs numba then too)
-            cfg["fused"] = True
-        return cfg
-
-    def __getstate__(self):  # the compiled kernel is looked up again, not copied
-        state = dict(self.__dict__)
-        state["_kernel"] = None
-        state.pop("_flat_cache", None)  # views of the arrays: rebuilt, never copied
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        if self.fused:
-            from ._fused import adam_update
-
-            self._kernel = adam_update
+        return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
 class AdamW(Adam):
@@ -517,7 +381,8 @@ class AdamW(Adam):
         super().__init__(lr, beta1, beta2, eps, 0.0, clip_norm, threads, fused, l1)
         self.decoupled_weight_decay = check_nonneg_float(weight_decay, "weight_decay")
 
-    def _decay(self, name: str, lr: float) -> float:
+    def decay_factor(self, name: str, lr: float) -> float:
+        """1 - lr weight_decay for weight matrices (names ending in W), 1 for biases."""
         if self.decoupled_weight_decay and name.endswith("W"):
             return 1.0 - lr * self.decoupled_weight_decay
         return 1.0
