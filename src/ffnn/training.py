@@ -27,7 +27,7 @@ import numpy as np
 from ._checks import DataScaleWarning, check_X, column_names, large_features_message
 from .callbacks import Callback, ModelCheckpoint, TrainingContext
 from .history import History
-from .io import Checkpoint, load_checkpoint
+from .io import Checkpoint
 from .layers import Dropout
 from .losses import Loss, get_loss
 from .network import Sequential
@@ -208,8 +208,8 @@ def fit(
 
     ``checkpoint`` (a path) adds ``callbacks.ModelCheckpoint(path)``: a resumable checkpoint
     after every epoch, and after the current batch when Ctrl-C stops training;
-    ``ffnn.resume(path, X, y)`` continues exactly where it stopped.  A NaN or infinite loss
-    raises ``TrainingDiverged``.
+    ``ffnn.resume(ffnn.load_checkpoint(path), X, y)`` continues exactly where it stopped.
+    A NaN or infinite loss raises ``TrainingDiverged``.
     """
     loss = get_loss(loss)
     _check_settings(optimizer, epochs, batch_size, verbose)
@@ -228,14 +228,20 @@ def fit(
     return _train(run)
 
 
-def resume(checkpoint: Checkpoint | str, X, y, epochs: int | None = None, *,
+def resume(checkpoint: Checkpoint, X, y, epochs: int | None = None, *,
            validation_data: tuple | None = None, callbacks: Sequence[Callback] = (),
            verbose: int = 0, fused: bool | str = "auto", save_to=None) -> History:
-    """Continue a training run from its checkpoint (a ``Checkpoint`` or a path) on the same
-    data: up to ``epochs`` *total* epochs (default: the original target), with the original
-    batch size, shuffling and seed, from the exact batch where it stopped; the result equals
-    the run without the stop.  ``save_to`` keeps writing checkpoints (e.g. the same path)."""
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    """Continue a training run from its checkpoint on the same data: up to ``epochs`` *total*
+    epochs (default: the original target), with the original batch size, shuffling and seed,
+    from the exact batch where it stopped; the result equals the run without the stop.
+
+    ``ckpt = ffnn.load_checkpoint(path); history = ffnn.resume(ckpt, X, y)`` trains
+    ``ckpt.net`` with ``ckpt.optimizer``.  ``save_to`` keeps writing checkpoints (e.g. to the
+    same path)."""
+    if not isinstance(checkpoint, Checkpoint):
+        raise TypeError("resume takes the Checkpoint that ffnn.load_checkpoint(path) returns "
+                        f"(it holds the network being trained), got {type(checkpoint).__name__}")
+    ckpt = checkpoint
     plan = ckpt.fit_settings
     target = epochs if epochs is not None else plan.get("target_epochs")
     if target is None:

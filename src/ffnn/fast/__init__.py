@@ -7,7 +7,7 @@ import contextlib
 import math
 
 from .._fastpath import FusedStep as _OldFusedStep
-from ..steps import StepResult
+from ..step_api import StepResult
 
 
 class FusedStep:
