@@ -412,7 +412,7 @@ def _check_optimizer(meta: dict, f: _Fields) -> set[str]:
     f.settings(config, OPTIMIZERS[name], "optimizer.config", skip=("threads",))
     f.integer(f.get(spec, "iterations", "optimizer.iterations"), "optimizer.iterations")
     opt = _make_optimizer(spec, f, check_only=True)
-    return set(opt._init_state(np.zeros(1)))
+    return set(opt.state_slots())
 
 
 def _make_optimizer(spec: dict, f: _Fields, check_only: bool = False) -> Optimizer:
