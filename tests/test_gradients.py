@@ -154,10 +154,15 @@ def test_report_prints_a_readable_table():
     assert len(text.splitlines()) == 2 + len(net.parameters())
 
 
-def test_kink_crossing_is_skipped_not_failed():
-    """A ReLU unit exactly at 0 (zero bias, zero input) is reported as at a kink."""
+def test_kink_crossing_is_skipped_not_failed_and_nothing_checked_is_not_a_pass():
+    """A ReLU unit exactly at 0 (zero bias, zero input) is reported as at a kink; a parameter
+    whose every sampled entry sits at a kink has nothing checked, which is not a pass."""
     net = ffnn.Sequential(ffnn.Dense(1, 1, rng=0), ffnn.ReLU(), ffnn.Dense(1, 1, rng=1))
     net.layers[0].params["W"][:] = 1.0
     report = gradcheck.check_network(net, np.array([[0.0]]), np.array([[1.0]]), "mse")
-    assert report["0.b"].n_kinks == 1
-    assert report.passed
+    assert report["0.b"].n_kinks == 1 and report["0.b"].n_checked == 0
+    assert not report["0.b"].passed and not report.passed
+    assert "no entry checked" in str(report) and "FAILED" in str(report)
+    # the same network on an input away from the kink: the entry is checked and passes
+    away = gradcheck.check_network(net, np.array([[1.0]]), np.array([[0.5]]), "mse")
+    assert away["0.b"].n_kinks == 0 and away["0.b"].n_checked == 1 and away.passed

@@ -131,7 +131,7 @@ def test_resume_six_straight_equals_three_plus_three(tmp_path):
              checkpoint=path)
     ckpt = ffnn.load_checkpoint(path)
     assert (ckpt.epoch, ckpt.batch, len(ckpt.history)) == (3, 0, 3)
-    h = ckpt.resume(X, y, epochs=6)
+    h = ffnn.resume(ckpt, X, y, epochs=6)
     assert len(h) == 6 and h["epoch"] == [1, 2, 3, 4, 5, 6]
     assert same_weights(straight, ckpt.net)
 
@@ -160,7 +160,7 @@ def test_ctrl_c_stops_after_the_batch_keeps_weights_and_resumes_exactly(tmp_path
     ckpt = ffnn.load_checkpoint(path)
     assert (ckpt.epoch, ckpt.batch) == (1, 5)
     assert same_weights(ckpt.net, twin)
-    h2 = ckpt.resume(X, y)
+    h2 = ffnn.resume(ckpt, X, y)
     assert len(h2) == 3
     assert same_weights(ckpt.net, straight)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-from . import callbacks, functional, gradcheck, init, io, schedules, tracing
+from . import callbacks, functional, gradcheck, init, io, schedules, steps, tracing
 from ._checks import DataScaleWarning
 from ._version import __version__ as __version__
 from .activations import (
@@ -33,8 +33,9 @@ from .layers import Dense, Dropout, Layer
 from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
 from .network import Sequential, mlp
 from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, get_optimizer
+from .steps import ReferenceStep, StepResult
 from .tracing import trace
-from .training import Callback, History, TrainingDiverged, evaluate, fit, train_step
+from .training import Callback, History, TrainingDiverged, evaluate, fit, resume, train_step
 
 # Submodules with optional dependencies, imported on first attribute access.
 _LAZY = {"datasets", "metrics", "plots", "cli", "sklearn", "diagnostics", "explain", "export",
@@ -54,6 +55,7 @@ __all__ = [
     "LeakyReLU", "Loss", "Optimizer", "RMSProp", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "SoftmaxCrossEntropy", "Softplus", "Tanh", "TrainingDiverged", "check_layer",
     "check_network", "evaluate", "fit", "functional", "get_activation", "get_loss",
-    "get_optimizer", "gradcheck", "init", "mlp", "train_step", "save", "load",
+    "get_optimizer", "gradcheck", "init", "mlp", "train_step", "save", "load", "resume",
+    "ReferenceStep", "StepResult", "steps",
     "load_checkpoint", "callbacks", "schedules", "io", "trace", "tracing",
 ]

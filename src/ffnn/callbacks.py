@@ -10,12 +10,49 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ._checks import check_nonneg_float, check_positive_float, check_positive_int
-from .training import Callback
+from .history import History
+from .losses import Loss
+from .network import Sequential
+from .optimizers import Optimizer
 
 __all__ = ["Callback", "EarlyStopping", "LearningRateScheduler", "ModelCheckpoint",
-           "ReduceLROnPlateau", "LambdaCallback"]
+           "ReduceLROnPlateau", "LambdaCallback", "TrainingContext"]
+
+
+@dataclass
+class TrainingContext:
+    """What callbacks can see and steer while ``fit`` runs."""
+
+    net: Sequential
+    loss: Loss
+    optimizer: Optimizer
+    history: History
+    seed: int
+    epoch: int = 0
+    stop_training: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+class Callback:
+    """Hooks called by ``fit``.  ``self.context`` is set before training starts."""
+
+    context: TrainingContext
+
+    def set_context(self, context: TrainingContext) -> None:
+        self.context = context
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None: ...
+
+    def on_train_end(self, logs: dict | None = None) -> None: ...
 
 
 def _mode_for(monitor: str, mode: str) -> str:
@@ -148,19 +185,24 @@ class ReduceLROnPlateau(Callback):
 
 class ModelCheckpoint(Callback):
     """Write a resumable checkpoint (weights, optimiser state, epoch, seed, history) at the end
-    of every ``every``-th epoch, or only when ``monitor`` improves (``save_best_only``).
+    of every ``every``-th epoch, or only when ``monitor`` improves (``save_best_only``); and,
+    with ``save_on_interrupt`` (the default), when Ctrl-C stops training in the middle of an
+    epoch, with the position and the epoch's running sums so ``ffnn.resume`` continues exactly.
 
-    Files are written atomically (temporary file + rename), so a crash mid-write never
-    destroys the previous good checkpoint.  ``path`` may contain ``{epoch}``.
+    This is the one checkpoint writer: ``fit(..., checkpoint=path)`` adds
+    ``ModelCheckpoint(path)``.  Files are written atomically (temporary file + rename), so a
+    crash mid-write never destroys the previous good checkpoint.  ``path`` may contain
+    ``{epoch}``.
     """
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
-                 every: int = 1, mode: str = "auto") -> None:
+                 every: int = 1, mode: str = "auto", save_on_interrupt: bool = True) -> None:
         self.path = str(path)
         self.monitor = monitor
         self.save_best_only = bool(save_best_only)
         self.every = check_positive_int(every, "every")
         self.mode = mode
+        self.save_on_interrupt = bool(save_on_interrupt)
         self.last_path: str | None = None
 
     def on_train_begin(self, logs=None) -> None:
@@ -174,11 +216,17 @@ class ModelCheckpoint(Callback):
             return
         self._write(epoch + 1)
 
-    def _write(self, epoch_label: int) -> None:
+    def on_train_end(self, logs=None) -> None:
+        stopped = self.context.extra.get("interrupted_at")  # (epoch, next batch) mid-epoch
+        if self.save_on_interrupt and stopped is not None:
+            self._write(stopped[0] + 1, position=stopped,
+                        resume_state=self.context.extra.get("resume_state"))
+
+    def _write(self, epoch_label: int, position=None, resume_state=None) -> None:
         from .io import save_checkpoint
 
         path = self.path.format(epoch=epoch_label)
-        save_checkpoint(path, self.context)
+        save_checkpoint(path, self.context, position=position, resume_state=resume_state)
         self.last_path = path
 
 

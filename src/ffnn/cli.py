@@ -75,7 +75,8 @@ def _config_model():
         momentum: float = Field(0.0, ge=0, lt=1)
         weight_decay: float = Field(0.0, ge=0)
         clip_norm: float | None = Field(None, gt=0)
-        fused: bool = Field(False, description="fused training step and Adam (numba)")
+        fused: bool = Field(False, description="demand the fast training step (numba); it is "
+                            "taken by default whenever numba is installed and it applies")
         schedule: Literal["constant", "step", "exponential", "cosine"] = "constant"
         epochs: int = Field(100, ge=1)
         batch_size: int | None = Field(32, ge=1)
@@ -242,8 +243,8 @@ def build_optimizer(cfg):
     kwargs = {"lr": cfg.lr, "clip_norm": cfg.clip_norm, "weight_decay": cfg.weight_decay}
     if cfg.optimizer == "sgd":
         kwargs["momentum"] = cfg.momentum
-    if cfg.fused and cfg.optimizer in ("adam", "adamw"):
-        kwargs["fused"] = True  # the update as one compiled loop (the other optimisers: NumPy)
+    if cfg.fused:
+        kwargs["fused"] = True  # demand the fast step (fit takes it by default when it can)
     return ffnn.get_optimizer(cfg.optimizer, **kwargs)
 
 
@@ -570,7 +571,7 @@ def _train(cfg, run: Path, verbose: int, resume, state: dict) -> int:
     t0 = time.perf_counter()
     common = dict(batch_size=cfg.batch_size, seed=cfg.seed, verbose=verbose,
                   validation_split=cfg.validation_split, callbacks=callbacks,
-                  checkpoint=ckpt_path, fused=True if cfg.fused else None)
+                  checkpoint=ckpt_path, fused=True if cfg.fused else "auto")
     if resume is not None:
         manifest.update(status="running", resumed=time.strftime("%Y-%m-%dT%H:%M:%S"),
                         pid=os.getpid(), host=platform.node())
@@ -581,11 +582,9 @@ def _train(cfg, run: Path, verbose: int, resume, state: dict) -> int:
         if resume is None:
             history = ffnn.fit(net, Xtr, data.y_train, loss, opt, epochs=cfg.epochs, **common)
         else:
-            common.pop("batch_size")
-            history = ffnn.fit(net, Xtr, data.y_train, loss, opt,
-                               epochs=max(cfg.epochs - resume.epoch, 0), history=history,
-                               initial_epoch=resume.epoch, _resume=resume,
-                               batch_size=cfg.batch_size, **common)
+            history = ffnn.resume(resume, Xtr, data.y_train, epochs=cfg.epochs,
+                                  callbacks=callbacks, verbose=verbose, save_to=ckpt_path,
+                                  fused=common["fused"])
     seconds = time.perf_counter() - t0
     ffnn.save(net, run / "model.npz", extra=extra)
     history.to_csv(run / "history.csv")
@@ -988,8 +987,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-decay", type=float, help="L2 penalty (decoupled for adamw)")
     g.add_argument("--clip-norm", type=float, help="clip gradients to this global norm")
     g.add_argument("--fused", action="store_true", default=None,
-                   help="the fused training step and, for adam/adamw, the update as one "
-                        "compiled loop (needs numba; the same math, float rounding aside)")
+                   help="demand the fast training step (needs numba; the same math, float "
+                        "rounding aside); without it the fast step is still taken when numba "
+                        "is installed and it applies")
     g.add_argument("--schedule", choices=("constant", "step", "exponential", "cosine"))
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)

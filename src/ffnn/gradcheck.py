@@ -55,8 +55,11 @@ class ParamCheck:
     n_kinks: int = 0  # entries skipped because the finite difference crossed a kink
 
     def row(self) -> str:
-        mark = "ok  " if self.passed else "FAIL"
+        mark = "ok  " if self.passed else ("NONE" if self.n_checked == 0 else "FAIL")
         kinks = f"  ({self.n_kinks} at a kink, skipped)" if self.n_kinks else ""
+        if self.n_checked == 0:  # nothing was compared: not a pass
+            kinks += ("  no entry checked: every sampled entry crossed a kink (try another "
+                      "seed, a smaller eps or more entries)")
         return (f"{mark}  {self.name:<10} {str(self.shape):<12} {self.n_checked:>7}  "
                 f"{self.max_rel_error:>9.2e}  {str(self.worst_index):<10} "
                 f"{self.analytic:>+12.5e} {self.numeric:>+12.5e}{kinks}")
@@ -64,7 +67,8 @@ class ParamCheck:
 
 @dataclass
 class GradCheckReport:
-    """Per-parameter results.  ``report.passed`` is True when every entry is within ``tol``."""
+    """Per-parameter results.  ``report.passed`` is True when every entry is within ``tol``
+    and every parameter had at least one entry checked (a check of nothing is not a pass)."""
 
     checks: list[ParamCheck] = field(default_factory=list)
     tol: float = 1e-6
@@ -73,7 +77,7 @@ class GradCheckReport:
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return bool(self.checks) and all(c.passed for c in self.checks)
 
     @property
     def max_rel_error(self) -> float:
@@ -164,8 +168,9 @@ def _compare(name, analytic, f, arr, max_checks, rng, h, tol, atol, method) -> P
             worst = (rel, idx, a, n)
     rel, idx, a, n = worst
     rel = max(rel, 0.0)
-    return ParamCheck(name, tuple(arr.shape), len(idxs) - kinks, rel, idx, a, n, max_abs,
-                      rel <= tol, kinks)
+    checked = len(idxs) - kinks
+    return ParamCheck(name, tuple(arr.shape), checked, rel, idx, a, n, max_abs,
+                      checked > 0 and rel <= tol, kinks)
 
 
 def _fix_dropout_masks(layers, run_forward: Callable[[], object]) -> None:
@@ -211,7 +216,8 @@ def check_network(
     dX = net64.backward(loss.backward(), input_grad=True)
     analytic = {k: g.copy() for k, g in net64.gradients().items()}
 
-    f = _Function(lambda: loss.forward(net64._forward(X64, training=True), y64), net64.layers)
+    f = _Function(lambda: loss.forward(net64.forward(X64, training=True, check=False), y64),
+                  net64.layers)
 
     rng = np.random.default_rng(seed)
     report = GradCheckReport(tol=tol, eps=eps, method=method)

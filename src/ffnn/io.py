@@ -42,6 +42,7 @@ import numpy as np
 from . import _npz
 from ._version import __version__ as _ffnn_version
 from .activations import ACTIVATIONS
+from .history import History
 from .layers import Dense, Dropout, Layer
 from .losses import LOSSES
 from .network import OUTPUT_KINDS, Sequential
@@ -411,7 +412,7 @@ def _check_optimizer(meta: dict, f: _Fields) -> set[str]:
     f.settings(config, OPTIMIZERS[name], "optimizer.config", skip=("threads",))
     f.integer(f.get(spec, "iterations", "optimizer.iterations"), "optimizer.iterations")
     opt = _make_optimizer(spec, f, check_only=True)
-    return set(opt._init_state(np.zeros(1)))
+    return set(opt.state_slots())
 
 
 def _make_optimizer(spec: dict, f: _Fields, check_only: bool = False) -> Optimizer:
@@ -728,33 +729,17 @@ def load(path, *, max_params: int | None = None, allow_nonfinite: bool = False) 
 # --------------------------------------------------------------------------- checkpoints
 @dataclass
 class Checkpoint:
-    """Everything needed to continue a ``fit`` exactly where it stopped."""
+    """Everything needed to continue a ``fit`` exactly where it stopped (``ffnn.resume``)."""
 
     net: Sequential
     optimizer: Optimizer
-    history: object  # ffnn.training.History
+    history: History
     loss: str
     seed: int
     epoch: int  # the next epoch to run (0-based)
     batch: int  # the next batch within that epoch (0 = at an epoch boundary)
     fit_settings: dict = field(default_factory=dict)
     resume_state: dict | None = None  # mid-epoch accumulators and dropout RNG states
-
-    def resume(self, X, y, epochs: int | None = None, **kwargs):
-        """Continue training: run up to ``epochs`` *total* epochs (default: the original
-        target), with the original batch size, shuffling and seed."""
-        from .training import fit
-
-        target = epochs if epochs is not None else self.fit_settings.get("target_epochs")
-        if target is None:
-            raise ValueError("this checkpoint does not record how many epochs were planned; "
-                             "pass epochs= (the total number of epochs to reach)")
-        settings = {"batch_size": self.fit_settings.get("batch_size"),
-                    "shuffle": self.fit_settings.get("shuffle", True), "verbose": 0}
-        settings.update(kwargs)
-        return fit(self.net, X, y, self.loss, self.optimizer,
-                   epochs=max(int(target) - self.epoch, 0), seed=self.seed,
-                   history=self.history, initial_epoch=self.epoch, _resume=self, **settings)
 
 
 def save_checkpoint(path, context, position: tuple[int, int] | None = None,
@@ -803,8 +788,6 @@ def load_checkpoint(path, *, max_params: int | None = None,
     state (running sums; each dropout layer's PCG64 state).  Non-finite parameters or
     optimiser state are refused unless ``allow_nonfinite=True``.
     """
-    from .training import History
-
     with _checked(path, max_params) as (meta, reader, headers):
         if meta["kind"] != "checkpoint":
             raise ModelFileError(f"{path} is a model file, not a training checkpoint")

@@ -256,8 +256,15 @@ class Sequential:
         out = [line] + ["  ".join(r[c].ljust(widths[c]) for c in range(4)) for r in rows[:1]]
         out += [line] + ["  ".join(r[c].ljust(widths[c]) for c in range(4)) for r in rows[1:]]
         out += [line, f"input (N, {self.n_features})   total parameters: {self.n_params():,}   "
-                      f"dtype: {self.dtype}   output: {self.output_kind()}"]
+                      f"dtype: {self.dtype}   output: {self._output_text()}"]
         return "\n".join(out)
+
+    def _output_text(self) -> str:
+        """The output's meaning for the summary; before ``fit`` (or ``output=``) it is not
+        known, and a guess from the shape would call a regression net "sigmoid"."""
+        if self.output is not None:
+            return self.output
+        return "raw (not set yet: fit sets it from the loss, or pass output=)"
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)

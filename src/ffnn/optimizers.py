@@ -121,6 +121,10 @@ class Optimizer:
         """Factor W is multiplied by before the step: 1 (AdamW's decoupled decay overrides)."""
         return 1.0
 
+    def state_slots(self) -> tuple[str, ...]:
+        """The names of the per-parameter state ("v" for momentum, "m" and "v" for Adam)."""
+        return tuple(self._init_state(np.zeros(1)))
+
     def _init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
         return {}
 

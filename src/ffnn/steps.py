@@ -29,38 +29,13 @@ import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from .losses import Loss
 from .network import Sequential
 from .optimizers import Optimizer
-
-
-class StepResult(NamedTuple):
-    """What one step gives the epoch's metrics: the batch's mean loss (before the update), the
-    network's output (N, D_out) (valid until the next step), and the number of right answers
-    when the step counted them (None: ``fit`` counts them from the output)."""
-
-    loss: float
-    out: np.ndarray
-    correct: int | None = None
-
-
-class Step(Protocol):
-    """The interface every training step implements (module docstring)."""
-
-    #: "reference", "fused" or "parallel"
-    name: str
-
-    def __call__(self, X: np.ndarray, y: np.ndarray) -> StepResult:
-        """Forward, loss, backward and update on the batch (X (N, D_in), y its targets)."""
-        ...
-
-    def running(self) -> contextlib.AbstractContextManager:
-        """Entered around each epoch's batches (the parallel step's workers run inside)."""
-        ...
+from .step_api import Step, StepResult
 
 
 class ReferenceStep:

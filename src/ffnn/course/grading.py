@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .releasing import CourseError, _walk, lesson_exercises, read_notebook
+from .releasing import CourseError, lesson_exercises, read_notebook, walk_files
 
 KILL_MARGIN = 10.0  # seconds the child may overrun its own deadline before it is killed
 TOKEN_VAR = "FFNN_GRADE_RUN"
@@ -113,7 +113,7 @@ def find_lessons(source: str | os.PathLike, known: list[str] | None = None) -> d
     if source.is_file() and source.suffix == ".ipynb":
         paths = [source]
     elif source.is_dir():
-        paths = [source / p for p in _walk(source) if p.suffix == ".ipynb"]
+        paths = [source / p for p in walk_files(source) if p.suffix == ".ipynb"]
     else:
         raise CourseError(f"solutions not found: {source} is not a notebook or a folder")
     if not paths:

@@ -207,7 +207,7 @@ def lesson_exercises(nb: Any, known: Iterable[str] | None = None) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ a folder
-def _walk(root: Path) -> list[Path]:
+def walk_files(root: Path) -> list[Path]:
     """Files under ``root`` (relative paths), without hidden files and folders or caches."""
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -248,7 +248,7 @@ def release(src: str | os.PathLike, dst: str | os.PathLike, force: bool = False)
         if dst_abs == src_abs or src_abs in dst_abs.parents:
             raise CourseError(f"the output folder {dst} is inside the source folder {src}: "
                               "choose a folder outside it")
-        root, files = src, _walk(src)
+        root, files = src, walk_files(src)
         if not any(f.suffix == ".ipynb" for f in files):
             raise CourseError(f"no notebooks (*.ipynb) in {src}")
     elif src.suffix == ".ipynb":

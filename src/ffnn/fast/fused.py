@@ -37,7 +37,7 @@ from ..layers import Dense, Dropout, Layer
 from ..losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy
 from ..network import Sequential
 from ..optimizers import FLUSH_BELOW, SGD, Adam, AdamW, Optimizer
-from ..steps import StepResult
+from ..step_api import StepResult
 from . import kernels as K
 
 #: the activations fused into the Dense layer before them (exact types: a subclass may

@@ -45,7 +45,7 @@ import numpy as np
 from ..losses import Loss
 from ..network import Sequential
 from ..optimizers import FLUSH_BELOW, Adam, Optimizer
-from ..steps import StepResult
+from ..step_api import StepResult
 from . import kernels as K
 from .fused import DenseOp, blas_limited
 

@@ -90,8 +90,10 @@ def script(session) -> str:
         f"output={session.net.output_kind()!r})",
         f"optimizer = {opt}",
         f"print(net.explain(loss={loss!r}))",
+        "# fused=False: the reference step, as the page runs it, so the weights match the",
+        "# page's bit for bit (the default fast step gives them up to float rounding)",
         f"history = ffnn.fit(net, F_train, y_train, {loss!r}, optimizer, epochs={epochs}, "
-        f"batch_size={s.batch_size}, seed={s.seed}, verbose=0)",
+        f"batch_size={s.batch_size}, seed={s.seed}, verbose=0, fused=False)",
         "",
         f'print("train", ffnn.evaluate(net, F_train, y_train, {loss!r}))',
     ]

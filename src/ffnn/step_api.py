@@ -1,0 +1,38 @@
+"""What a training step is (``ffnn.steps`` explains the steps and how ``fit`` picks one):
+the result it returns and the interface every implementation has.  Its own module so that the
+fast steps (``ffnn.fast``) implement it without importing the chooser that imports them."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import NamedTuple, Protocol
+
+import numpy as np
+
+
+class StepResult(NamedTuple):
+    """What one step gives the epoch's metrics: the batch's mean loss (before the update), the
+    network's output (N, D_out) (valid until the next step), and the number of right answers
+    when the step counted them (None: ``fit`` counts them from the output)."""
+
+    loss: float
+    out: np.ndarray
+    correct: int | None = None
+
+
+class Step(Protocol):
+    """The interface every training step implements (module docstring)."""
+
+    #: "reference", "fused" or "parallel"
+    name: str
+
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> StepResult:
+        """Forward, loss, backward and update on the batch (X (N, D_in), y its targets)."""
+        ...
+
+    def running(self) -> contextlib.AbstractContextManager:
+        """Entered around each epoch's batches (the parallel step's workers run inside)."""
+        ...
+
+
+__all__ = ["Step", "StepResult"]
