@@ -267,3 +267,18 @@ def test_squared_error_kernel_matches_mse(dtype):
     total = K.squared_error_rows(Z, Y, dZ, Z.dtype.type(2 / Z.size))
     np.testing.assert_allclose(total / Z.size, value, rtol=1e-6)
     np.testing.assert_array_equal(dZ, loss.backward())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_fused_sigmoid_is_the_references_to_the_bit(dtype):
+    """-(Z + b), NumPy's exp, 1 / (1 + e): the operations of functional.sigmoid in its order."""
+    rng = np.random.default_rng(6)
+    Z = (rng.standard_normal((33, 17)) * 30).astype(dtype)  # exp(-z) overflows for some
+    b = rng.standard_normal(17).astype(dtype)
+    expect = ffnn.Sigmoid().forward(Z + b)
+    A = Z.copy()
+    K.neg_bias(A, b)
+    with np.errstate(over="ignore"):
+        np.exp(A, out=A)
+    K.one_over_one_plus(A)
+    np.testing.assert_array_equal(A, expect)

@@ -74,6 +74,8 @@ class DenseOp:
 
     def allocate(self, rows: int) -> None:
         dt, d_in, d_out = self.layer.dtype, self.layer.in_features, self.layer.out_features
+        t = np.dtype(dt).type  # the scalars the kernels take, in the parameters' dtype
+        self.alpha_t, self.p_t, self.scale_t = t(self.alpha), t(self.p), t(1.0 / (1.0 - self.p))
         self.Z = np.empty((rows, d_out), dt)
         self.dZ = np.empty((rows, d_out), dt)
         if self.dropout is not None:
@@ -259,13 +261,26 @@ class FusedStep:
         ) else None
         self.work = int(batch) * net.n_params()
         self._dout: np.ndarray | None = None
-        self._dout_buf: np.ndarray | None = None
+        self._kinds: dict[int, int | None] = {}
 
     def _allocate(self, rows: int) -> None:
         for op in self.ops:
             if isinstance(op, DenseOp):
                 op.allocate(rows)
+        last = self.ops[-1]
+        self._dout_buf = np.empty_like(last.Z) if isinstance(last, DenseOp) else None
+        self._views: dict[int, list] = {}  # batch rows -> per op (Z, D, U, dZ, dX) views
         self.rows = rows
+
+    def _views_of(self, n: int) -> list:
+        """The first n rows of every buffer (two sizes per epoch: the batch and the last)."""
+        views = self._views.get(n)
+        if views is None:
+            views = [None if isinstance(op, LayerOp) else tuple(
+                None if a is None else a[:n] for a in (op.Z, op.D, op.U, op.dZ, op.dX))
+                for op in self.ops]
+            self._views[n] = views
+        return views
 
     def running(self) -> contextlib.AbstractContextManager:
         """Small networks keep BLAS on one thread meanwhile (``SMALL_WORK``)."""
@@ -287,43 +302,40 @@ class FusedStep:
         n = X.shape[0]
         if n > self.rows:
             self._allocate(n)
+        views = self._views_of(n)
         A = X
-        for op in self.ops:
-            if isinstance(op, LayerOp):
-                A = op.layer.forward(A, training=True)
-                continue
-            W, b = op.layer.params["W"], op.layer.params["b"]
-            if A.dtype != W.dtype:
-                A = A.astype(W.dtype)
-            op.x = A
-            Z = op.Z[:n]
-            np.matmul(A, W, out=Z)  # Z = A W
-            if op.act == K.SIGMOID:  # NumPy's vectorised exp: the reference's own numbers
-                np.add(Z, b, out=Z)
-                np.negative(Z, out=Z)
-                with np.errstate(over="ignore"):
+        with np.errstate(over="ignore"):
+            for op, v in zip(self.ops, views, strict=True):
+                if v is None:
+                    A = op.layer.forward(A, training=True)
+                    continue
+                W, b = op.layer.params["W"], op.layer.params["b"]
+                if A.dtype != W.dtype:
+                    A = A.astype(W.dtype)
+                op.x = A
+                Z = v[0]
+                np.matmul(A, W, out=Z)  # Z = A W
+                if op.act == K.SIGMOID:  # NumPy's vectorised exp: the reference's numbers
+                    K.neg_bias(Z, b)  # -(Z + b)
                     np.exp(Z, out=Z)  # exp(-Z), possibly inf (then A = 0, the limit)
-                Z += 1
-                np.reciprocal(Z, out=Z)  # A = 1 / (1 + exp(-Z))
-            elif op.act == K.TANH:
-                np.add(Z, b, out=Z)
-                np.tanh(Z, out=Z)  # A = tanh(Z)
-            else:
-                K.bias_act(Z, b, op.act, Z.dtype.type(op.alpha))  # A = f(Z + b), one pass
-            A = Z
-            if op.dropout is not None:  # the mask from the layer's rng, as Dropout draws it
-                U = op.dropout.rng.random(Z.shape, dtype=Z.dtype, out=op.U[:n])
-                t = Z.dtype.type
-                A = op.D[:n]
-                K.dropout_forward(Z, U, t(op.p), t(1.0 / (1.0 - op.p)), A)
-        kind = loss_kind(self.loss, self.ops[-1], y.ndim)
+                    K.one_over_one_plus(Z)  # A = 1 / (1 + exp(-Z))
+                elif op.act == K.TANH:
+                    np.add(Z, b, out=Z)
+                    np.tanh(Z, out=Z)  # A = tanh(Z)
+                else:
+                    K.bias_act(Z, b, op.act, op.alpha_t)  # A = f(Z + b), one pass
+                A = Z
+                if op.dropout is not None:  # the mask from the layer's rng, as Dropout draws
+                    U = op.dropout.rng.random(Z.shape, dtype=Z.dtype, out=v[2])
+                    A = v[1]
+                    K.dropout_forward(Z, U, op.p_t, op.scale_t, A)
+        kind = self._kinds.get(y.ndim, -1)
+        if kind == -1:
+            kind = self._kinds[y.ndim] = loss_kind(self.loss, self.ops[-1], y.ndim)
         if kind is None or (kind != K.CE_LABELS and y.shape != A.shape):
             self._dout = None
             return float(self.loss.forward(A, y)), A, None
-        if self._dout_buf is None or self._dout_buf.shape[0] < n:
-            self._dout_buf = np.empty((max(n, self.rows), A.shape[1]), A.dtype)
-        dout = self._dout_buf[:n]
-        self._dout = dout
+        dout = self._dout = self._dout_buf[:n]
         t = A.dtype.type
         if kind == K.CE_LABELS:
             total, correct = K.softmax_cross_entropy_rows(A, y, dout, t(1.0 / n))
@@ -338,18 +350,16 @@ class FusedStep:
     def backward(self) -> None:
         """Fill every layer's ``grads`` from the loss gradient of the last ``forward_loss``."""
         dA = self._dout if self._dout is not None else self.loss.backward()
-        for op in reversed(self.ops):
-            if isinstance(op, LayerOp):
+        views = self._views_of(dA.shape[0])
+        for op, v in zip(reversed(self.ops), reversed(views), strict=True):
+            if v is None:
                 dA = op.layer.backward(dA)
                 continue
             grads, W = op.layer.grads, op.layer.params["W"]
-            n = dA.shape[0]
             if op.act != K.IDENTITY or op.dropout is not None:
-                dZ = op.dZ[:n]  # dZ = (dA * M) * f'(Z),  db = sum_n dZ
-                t = dA.dtype.type
-                U = op.U[:n] if op.dropout is not None else dZ
-                K.act_backward(dA, op.Z[:n], U, t(op.p), t(1.0 / (1.0 - op.p)),
-                               op.dropout is not None, op.act, t(op.alpha), dZ, grads["b"])
+                dZ = v[3]  # dZ = (dA * M) * f'(Z),  db = sum_n dZ
+                K.act_backward(dA, v[0], dZ if v[2] is None else v[2], op.p_t, op.scale_t,
+                               op.dropout is not None, op.act, op.alpha_t, dZ, grads["b"])
             else:
                 dZ = dA
                 K.column_sums(dZ, grads["b"])  # db = sum_n dZ
@@ -357,6 +367,6 @@ class FusedStep:
             if op.first:  # the data's gradient is never needed
                 return
             if W.shape[1] == 1:  # dX = dZ W^T, an outer product: one multiply per entry
-                dA = np.multiply(dZ, W[:, 0], out=op.dX[:n])
+                dA = np.multiply(dZ, W[:, 0], out=v[4])
             else:
-                dA = np.matmul(dZ, W.T, out=op.dX[:n])  # dX = dZ W^T
+                dA = np.matmul(dZ, W.T, out=v[4])  # dX = dZ W^T

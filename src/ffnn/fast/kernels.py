@@ -164,6 +164,25 @@ def bias_act(Z, b, kind, alpha):  # pragma: no cover - compiled
 
 
 @numba.njit(**_JIT)
+def neg_bias(Z, b):  # pragma: no cover - compiled
+    """In place: Z <- -(Z + b), the argument of the sigmoid's exp (``functional.sigmoid``)."""
+    n, k = Z.shape
+    for i in range(n):
+        for j in range(k):
+            Z[i, j] = -(Z[i, j] + b[j])
+
+
+@numba.njit(**_JIT)
+def one_over_one_plus(E):  # pragma: no cover - compiled
+    """In place: E <- 1 / (1 + E), the sigmoid from E = exp(-z) (``functional.sigmoid``)."""
+    n, k = E.shape
+    one = E.dtype.type(1)
+    for i in range(n):
+        for j in range(k):
+            E[i, j] = one / (E[i, j] + one)
+
+
+@numba.njit(**_JIT)
 def dropout_forward(A, U, p, scale, D):  # pragma: no cover - compiled
     """D = A * M,  M = scale 1{U >= p}  (``Dropout.forward`` with the uniforms U it drew)."""
     n, k = A.shape
