@@ -367,6 +367,7 @@ class FusedStep:
             if op.first:  # the data's gradient is never needed
                 return
             if W.shape[1] == 1:  # dX = dZ W^T, an outer product: one multiply per entry
-                dA = np.multiply(dZ, W[:, 0], out=v[4])
+                dA = v[4]
+                K.outer(dZ, W[:, 0], dA)
             else:
                 dA = np.matmul(dZ, W.T, out=v[4])  # dX = dZ W^T

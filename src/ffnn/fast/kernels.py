@@ -126,6 +126,52 @@ def penalise(W, g, wd, l1):  # pragma: no cover - compiled
             g[i] = g[i] + s
 
 
+# =========================================================================== exp
+@intrinsic
+def _int32_as_float32(typingctx, i):
+    """The float32 whose bits are the int32 i (an LLVM bitcast: vectorisable)."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen
+
+
+@numba.njit(**_JIT, inline="always")
+def exp32(x):  # pragma: no cover - compiled
+    """exp(x) for float32 without a call into the math library, so that a loop of it
+    vectorises (Cephes' expf: x = n ln 2 + r, |r| <= ln 2 / 2, a degree-6 polynomial in r,
+    times 2^n built from its bits; measured within 0.54 ulp of the true value).  inf above
+    88.72, 0 below -87.33 (where float32's exp is inf, or 1 + exp is 1), NaN stays NaN."""
+    hi = np.float32(88.72283)
+    lo = np.float32(-87.33654)
+    xc = min(max(x, lo), hi)
+    fx = math.floor(xc * np.float32(1.442695040888963) + np.float32(0.5))
+    r = xc - fx * np.float32(0.693359375)
+    r = r - fx * np.float32(-2.12194440e-4)
+    z = r * r
+    p = np.float32(1.9875691500e-4)
+    p = p * r + np.float32(1.3981999507e-3)
+    p = p * r + np.float32(8.3334519073e-3)
+    p = p * r + np.float32(4.1665795894e-2)
+    p = p * r + np.float32(1.6666665459e-1)
+    p = p * r + np.float32(5.0000001201e-1)
+    p = p * z + r + np.float32(1.0)
+    n = np.int32(fx)
+    # 2^n in two halves: n = 128 (x near 88.72) would not fit one exponent field
+    h = n >> np.int32(1)
+    e = p * _int32_as_float32((h + np.int32(127)) << np.int32(23))
+    e = e * _int32_as_float32((n - h + np.int32(127)) << np.int32(23))
+    if x > hi:
+        e = np.float32(np.inf)
+    elif x < lo:
+        e = np.float32(0.0)
+    elif x != x:
+        e = x
+    return e
+
+
 # =========================================================================== layers
 @numba.njit(**_JIT)
 def bias_act(Z, b, kind, alpha):  # pragma: no cover - compiled
@@ -144,10 +190,16 @@ def bias_act(Z, b, kind, alpha):  # pragma: no cover - compiled
                 z = Z[i, j] + b[j]
                 Z[i, j] = zero if z <= zero else z
     elif kind == SIGMOID:
-        for i in range(n):
-            for j in range(k):
-                z = Z[i, j] + b[j]
-                Z[i, j] = one / (one + math.exp(-z))
+        if Z.itemsize == 4:  # float32: the vectorised exp (within 1 ulp of the true exp)
+            for i in range(n):
+                for j in range(k):
+                    z = Z[i, j] + b[j]
+                    Z[i, j] = one / (one + exp32(-z))
+        else:
+            for i in range(n):
+                for j in range(k):
+                    z = Z[i, j] + b[j]
+                    Z[i, j] = one / (one + math.exp(-z))
     elif kind == TANH:
         for i in range(n):
             for j in range(k):
@@ -180,6 +232,17 @@ def one_over_one_plus(E):  # pragma: no cover - compiled
     for i in range(n):
         for j in range(k):
             E[i, j] = one / (E[i, j] + one)
+
+
+@numba.njit(**_JIT)
+def outer(dZ, w, dX):  # pragma: no cover - compiled
+    """dX = dZ w^T for dZ (n, 1): dX[i, j] = dZ[i, 0] w[j] (Dense's dX = dZ W^T when D_out = 1;
+    one product per entry, as the matrix product computes it)."""
+    n, k = dX.shape
+    for i in range(n):
+        d = dZ[i, 0]
+        for j in range(k):
+            dX[i, j] = d * w[j]
 
 
 @numba.njit(**_JIT)
