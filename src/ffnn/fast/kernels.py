@@ -538,6 +538,25 @@ def gemm(blas, ta, tb, m, n, k, one, a, lda, b, ldb, c, ldc):  # pragma: no cove
         _cblas32(blas[0], ta_, tb_, m, n, k, one, a, lda, b, ldb, c, ldc)
 
 
+#: spins before a waiting worker starts yielding its core (sched_yield) at every check: on a
+#: machine where other processes take cores, a spinning thread could otherwise keep the
+#: worker it waits for off the CPU until the scheduler's time slice ends (milliseconds)
+SPINS_BEFORE_YIELD = 2000
+_sched_yield = types.ExternalFunction("sched_yield", types.int32())
+
+
+@numba.njit(**_JIT)
+def _wait(ctl, index, below):  # pragma: no cover - compiled
+    """Spin (then yield) until ctl[index] >= below."""
+    spins = 0
+    while _atomic_load(ctl, index) < below:
+        if spins < SPINS_BEFORE_YIELD:
+            spins += 1
+            _spin_pause()
+        else:
+            _sched_yield()
+
+
 # ctl (int64): counters threads spin on, each on its own 64-byte line, and the batch
 ARRIVED, POSTED, STOP, READY, X_ADDR, N_ROWS, ROUNDS = 0, 8, 9, 10, 11, 12, 16
 # cf (float64), written by the main thread before each step: the optimiser's scalars
@@ -550,8 +569,7 @@ def _barrier(ctl, t, T):  # pragma: no cover - compiled
     r = ctl[ROUNDS + 8 * t] + 1
     ctl[ROUNDS + 8 * t] = r
     _atomic_add(ctl, ARRIVED, 1)
-    while _atomic_load(ctl, ARRIVED) < T * r:
-        _spin_pause()
+    _wait(ctl, ARRIVED, T * r)
 
 
 @numba.njit(**_JIT)
@@ -651,8 +669,7 @@ def helper(t, T, seen, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws,
     told to stop."""
     _atomic_add(ctl, READY, 1)
     while True:
-        while _atomic_load(ctl, POSTED) == seen:
-            _spin_pause()
+        _wait(ctl, POSTED, seen + 1)
         seen += 1
         if ctl[STOP]:
             return
