@@ -353,3 +353,28 @@ def test_choose_step_takes_the_fast_step_unless_told_not_to(monkeypatch):
     step, choice = choose_step(net, loss, opt, fused=False, batch=8, n_samples=40,
                                target_ndim=1)
     assert isinstance(step, ReferenceStep) and choice.reasons == ["fused=False"]
+
+
+# --------------------------------------------------------------------------- through fit
+@pytest.mark.parametrize("share", [False, True] if SHARE else [False])
+def test_fit_with_no_flag_takes_a_fast_step_and_trains_like_the_reference(share, monkeypatch):
+    """Dropout, SGD with momentum, mini-batches with a shorter last one, two epochs (fit
+    re-seeds dropout's rng each epoch): the same run on the fast step and on fused=False."""
+    monkeypatch.delenv("FFNN_NUM_THREADS", raising=False)
+    if share:  # share even this small network
+        monkeypatch.setattr(fast, "SMALL_WORK", 0)
+        monkeypatch.setattr(fast, "usable_cores", lambda: 2)
+    X, y = _data(n=90)
+    runs = {}
+    for fused_ in ("auto", False):
+        net = ffnn.mlp([12, 24, 16, 3], seed=1, dropout=0.25)
+        h = ffnn.fit(net, X, y, "ce", ffnn.SGD(0.05, momentum=0.9), epochs=2, batch_size=32,
+                     seed=4, verbose=0, fused=fused_)
+        runs[fused_] = (net, h)
+    (net, h), (ref, h_ref) = runs["auto"], runs[False]
+    assert h.meta["step"]["name"] == ("parallel" if share else "fused")
+    assert h_ref.meta["step"]["name"] == "reference"
+    np.testing.assert_allclose(h["loss"], h_ref["loss"], rtol=1e-5)
+    np.testing.assert_allclose(h["accuracy"], h_ref["accuracy"])
+    for k, w in ref.parameters().items():
+        np.testing.assert_allclose(net.parameters()[k], w, rtol=1e-4, atol=1e-6, err_msg=k)
