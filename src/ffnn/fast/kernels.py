@@ -101,7 +101,7 @@ def sgd(p, g, v, lr, mu, nesterov, below):  # pragma: no cover - compiled
 
 @numba.njit(**_JIT)
 def update_many(kind, ps, gs, ms, vs, decays, a, b, c, d, e, below):  # pragma: no cover
-    """One optimiser step over lists of flat arrays (one entry into compiled code per step).
+    """One optimiser step over tuples of flat arrays (one entry into compiled code per step).
     Adam: (a, b, c, d, e) = (c1, b2, c2, eps_hat, step); SGD: (lr, mu, nesterov, -, -)."""
     for k in range(len(ps)):
         if kind == OPT_ADAM:
