@@ -662,6 +662,37 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, 
 
 
 @numba.njit(**_JIT)
+def main_step(x_addr, n, y_labels, y_targets, scalars, T, blas, ctl, cf, res, labels, targets,
+              Zs, Ds, Us, dZs, Ws, bs, gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p,
+              drop_scale, dropped, decW, decb, loss_kind, opt_kind):  # pragma: no cover
+    """The main thread's one call per batch: copy the batch's targets, write the step's
+    scalars (``CF_*``), post the step to the helpers, run worker 0's share; returns (loss
+    sum, number right).  One compiled call, because after a step has streamed the parameters
+    through the caches every small NumPy call from Python costs tens of microseconds."""
+    if loss_kind == CE_LABELS:
+        for i in range(n):
+            labels[i] = y_labels[i]
+    else:
+        for i in range(n):
+            for j in range(targets.shape[1]):
+                targets[i, j] = y_targets[i, j]
+    for i in range(len(scalars)):
+        cf[i] = scalars[i]
+    ctl[X_ADDR] = x_addr
+    ctl[N_ROWS] = n
+    post(ctl)
+    worker_step(0, T, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, bs, gWs, gbs,
+                mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
+                loss_kind, opt_kind)
+    total = 0.0
+    correct = 0
+    for i in range(T):
+        total += res[8 * i]
+        correct += int(res[8 * i + 1])
+    return total, correct
+
+
+@numba.njit(**_JIT)
 def helper(t, T, seen, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, bs, gWs, gbs,
            mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
            loss_kind, opt_kind):  # pragma: no cover - compiled

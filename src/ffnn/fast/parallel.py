@@ -150,6 +150,8 @@ class ParallelStep:
         K_out = ops[-1].layer.out_features
         self.labels = np.zeros(batch, np.int64)
         self.targets = np.zeros((batch, K_out), dt)
+        self._no_labels = self.labels[:0]  # the targets' argument main_step does not read
+        self._no_targets = self.targets[:0]
         self.ctl = np.zeros(K.ROUNDS + 8 * workers, np.int64)
         self.cf = np.zeros(16)
         self.res = np.zeros(8 * workers)  # worker t: [8 t] loss sum, [8 t + 1] right answers
@@ -246,12 +248,13 @@ class ParallelStep:
         if n > self.B:
             raise ValueError(f"the parallel step was built for batches of at most {self.B} "
                              f"rows, got {n}")
-        X = np.ascontiguousarray(X, dtype=self.dtype)
-        if self.loss_kind == K.CE_LABELS:
-            self.labels[:n] = y
+        if X.dtype != self.dtype or not X.flags.c_contiguous:
+            X = np.ascontiguousarray(X, dtype=self.dtype)
+        ce = self.loss_kind == K.CE_LABELS
+        if ce:
             scale = 1.0 / n
         else:
-            self.targets[:n] = y
+            y = y.reshape(n, -1)
             scale = (2.0 if self.loss_kind == K.MSE else 1.0) / (n * self.targets.shape[1])
         for op in self.ops:  # dropout's uniforms, drawn as Dropout.forward draws them
             if op.dropout is not None:
@@ -259,29 +262,23 @@ class ParallelStep:
         opt = self.opt
         opt.begin_step({}, {})  # t <- t + 1 (clipping: never here; penalties: in the kernel)
         lr = float(opt.lr)
-        cf = self.cf
         if self.adam:
             step, eps_hat = opt.scaled_step(lr)
-            cf[:5] = (1.0 - opt.beta1, opt.beta2, 1.0 - opt.beta2, eps_hat, step)
+            first = (1.0 - opt.beta1, opt.beta2, 1.0 - opt.beta2, eps_hat, step)
         else:
-            cf[:5] = (lr, opt.momentum, 1.0 if opt.nesterov else 0.0, 0.0, 0.0)
-        cf[K.CF_BELOW] = FLUSH_BELOW if opt.flush_due() else 0.0
-        cf[K.CF_WD], cf[K.CF_L1] = opt.weight_decay, opt.l1
-        cf[K.CF_LOSS_SCALE] = scale
+            first = (lr, opt.momentum, 1.0 if opt.nesterov else 0.0, 0.0, 0.0)
+        scalars = first + (FLUSH_BELOW if opt.flush_due() else 0.0, float(opt.weight_decay),
+                           float(opt.l1), scale)  # CF_A..CF_E, CF_BELOW, CF_WD, CF_L1, scale
         if lr != self._lr:  # AdamW's decay factor follows the learning rate
             self._lr = lr
             for i, (nw, nb) in enumerate(self.names):
                 self.decW[i], self.decb[i] = opt.decay_factor(nw, lr), opt.decay_factor(nb, lr)
-        self.ctl[K.X_ADDR] = X.ctypes.data
-        self.ctl[K.N_ROWS] = n
-        K.post(self.ctl)
-        K.worker_step(0, self.T, *self._args)
-        res = self.res.tolist()
-        total = sum(res[0::8])
+        total, correct = K.main_step(X.ctypes.data, n, y if ce else self._no_labels,
+                                     self._no_targets if ce else y, scalars, self.T,
+                                     *self._args)
         if not math.isfinite(total):
             opt.iterations -= 1  # nothing was updated: the step did not happen
         out = self.ops[-1].Z[:n]
-        if self.loss_kind == K.CE_LABELS:
-            return StepResult(total / n, out, int(sum(res[1::8])))
-        value = total / out.size
-        return StepResult(value, out, int(sum(res[1::8])) if self.loss_kind == K.BCE else None)
+        if ce:
+            return StepResult(total / n, out, correct)
+        return StepResult(total / out.size, out, correct if self.loss_kind == K.BCE else None)
