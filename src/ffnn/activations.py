@@ -4,7 +4,9 @@ Each class caches exactly what its derivative needs: sigmoid and tanh their *out
 (sigma' = s (1 - s), tanh' = 1 - a^2), ReLU its mask, the others their input.
 Notation: Z is the layer input (a pre-activation), A = f(Z) its output, dA = dL/dA, and the
 backward pass returns dZ = dA * f'(Z) (elementwise product).  Every array has the shape of Z,
-(N, D), except that Softmax works on whole rows.
+(N, D), except that Softmax works on whole rows.  Each class also carries its equations as
+``formula`` (text and LaTeX templates, ``ffnn.formula``), which ``explain`` and ``tracing`` read;
+``tests/test_formulas.py`` checks them against the code and the docstring.
 """
 
 from __future__ import annotations

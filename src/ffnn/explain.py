@@ -11,6 +11,9 @@
       dW2 = A1.T @ dZ2          (512,N) @ (N,10) -> (512,10)
     ...
 
+The activation, Dropout and loss lines are those classes' own ``formula`` (``ffnn.formula``),
+stated once beside their code; a layer or loss without one gets a generic line.
+
 The names are those of ``ffnn.tracing`` (Dense layers numbered from 1, ``Z`` before and
 ``A`` after each activation), so every line can be checked against a traced step.
 
