@@ -20,6 +20,7 @@ import copy
 import numpy as np
 
 from ._checks import RESHAPE_HINT, check_dtype, check_positive_int, check_probability
+from .formula import Formula
 from .init import as_generator, get_initializer, initializer_name
 
 
@@ -175,6 +176,14 @@ class Dropout(Layer):
     deterministic, e.g. for a gradient check.
     """
 
+    #: the equations as text and LaTeX templates (see ``ffnn.formula``), read by ffnn.explain
+    formula = Formula(
+        forward="{x} * M,  M = 1[U >= {p}] / {keep}",
+        backward="{da} * M",
+        forward_tex=r"{x} \odot M,\ M = \mathbf{{1}}[U \ge {p}] / {keep}",
+        backward_tex=r"{da} \odot M",
+        note="training only; identity at inference")
+
     def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
         self.p = check_probability(p, "dropout probability p")
@@ -199,3 +208,7 @@ class Dropout(Layer):
 
     def config(self) -> dict:
         return {"p": self.p}
+
+    def formula_params(self) -> dict:
+        """The values of the formula's placeholders: ``p`` and the kept fraction ``keep``."""
+        return {"p": self.p, "keep": 1.0 - self.p}
