@@ -29,12 +29,15 @@ one sample per *column*:  Z_l = W_l A_{l-1} + b_l 1^T, where that W_l is ffnn's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .formula import Formula, LossFormula
 from .layers import Dense, Layer
 from .losses import Loss, get_loss
-from .network import Sequential
-from .tracing import layer_names
+from .naming import layer_names
+
+if TYPE_CHECKING:
+    from .network import Sequential
 
 __all__ = ["Equation", "Explanation", "equations", "explain"]
 

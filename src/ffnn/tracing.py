@@ -58,52 +58,14 @@ import numpy as np
 
 from .activations import Activation, get_activation
 from .functional import one_hot, sigmoid, softmax
-from .layers import Dense, Layer
+from .layers import Layer
+from .naming import layer_kind, layer_names
 from .network import Sequential
 
 __all__ = ["LectureView", "Step", "Trace", "layer_names", "lecture_view", "trace"]
 
 
 # --------------------------------------------------------------------------- names
-def _kind(layer: Layer) -> str:
-    """A short lower-case name for a parameter-free layer: "relu", "sigmoid", "dropout"."""
-    if isinstance(layer, Activation) and layer.name:
-        return layer.name
-    return type(layer).__name__.lower()
-
-
-def layer_names(net: Sequential) -> list[tuple[str, int]]:
-    """(name of the layer's output, number of the last Dense layer so far) for each layer.
-
-    ``mlp([784, 512, 10])`` = Dense, ReLU, Dense gives [("Z1", 1), ("A1", 1), ("Z2", 2)].
-    The first parameter-free layer after Dense l outputs ``A{l}``; any further one before the
-    next Dense layer outputs ``A{l}_{kind}``; before the first Dense layer ``X_{kind}``.
-    """
-    names: list[tuple[str, int]] = []
-    used: set[str] = set()
-    l = 0
-    previous = "X"
-    for layer in net.layers:
-        if isinstance(layer, Dense):
-            l += 1
-            name = f"Z{l}"
-        elif l == 0:
-            name = f"X_{_kind(layer)}"
-        elif previous == f"Z{l}":
-            name = f"A{l}"
-        else:
-            name = f"A{l}_{_kind(layer)}"
-        if name in used:  # two layers of one kind in a row: A1_dropout, A1_dropout_2
-            k = 2
-            while f"{name}_{k}" in used:
-                k += 1
-            name = f"{name}_{k}"
-        used.add(name)
-        names.append((name, l))
-        previous = name
-    return names
-
-
 def _input_name(names: list[tuple[str, int]], i: int) -> str:
     """The name of layer i's input: the previous layer's output, or X."""
     return "X" if i == 0 else names[i - 1][0]
@@ -267,7 +229,7 @@ class Trace(Sequence):
         acts, act_layers = {}, {}
         for i, (name, l) in enumerate(self._names):
             if name == f"A{l}":
-                acts[l] = _kind(self.net.layers[i])
+                acts[l] = layer_kind(self.net.layers[i])
                 act_layers[l] = self.net.layers[i]
         for l in set(self._dense.values()) - set(acts):
             acts[l] = "identity"
