@@ -81,13 +81,18 @@ def _check_sample_weight(sample_weight, X: np.ndarray) -> np.ndarray:
     s = np.asarray(sample_weight)
     if s.ndim == 0:
         s = np.full(X.shape[0], s, dtype=X.dtype)
-    if s.ndim != 1 or s.shape[0] != X.shape[0]:
+    if s.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar, got {s.ndim}D array. "
+                         f"Expected either a scalar value or a 1D array of length {X.shape[0]}.")
+    if s.shape[0] != X.shape[0]:
         raise ValueError(f"sample_weight.shape == {s.shape}, expected ({X.shape[0]},)!")
     if s.dtype.kind not in "fiub":
         raise ValueError(f"sample_weight must be numeric, got dtype {s.dtype}")
     s = s.astype(X.dtype)  # a copy: the caller's array is never modified
     if not np.all(np.isfinite(s)):
         raise ValueError("sample_weight contains NaN or infinity")
+    if np.all(s == 0):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return s
 
 
@@ -314,6 +319,10 @@ class BaseMLP(BaseEstimator):
         else:
             self._fit_stochastic(X, y, sample_weight, incremental)
         if not all(np.isfinite(w).all() for w in (*self.coefs_, *self.intercepts_)):
+            if first_pass:  # ffnn keeps a failed first fit unfitted (scikit-learn keeps it)
+                for name in [k for k in vars(self) if k.endswith("_") and not
+                             k.startswith("__")]:
+                    delattr(self, name)
             raise ValueError(_NONFINITE)
         return self
 
@@ -381,8 +390,9 @@ class BaseMLP(BaseEstimator):
                             "weight_decay": float(self.alpha) * self._fused_scale() / batch_size,
                             "fused": True}
             if self.solver == "sgd":
-                kwargs = {**kwargs, "momentum": float(self.momentum), "fused": False,
-                          "nesterov": bool(self.nesterovs_momentum) and self.momentum > 0}
+                kwargs.pop("fused")  # fit's fused step drives ffnn's plain SGD
+                kwargs.update(momentum=float(self.momentum),
+                              nesterov=bool(self.nesterovs_momentum) and self.momentum > 0)
             else:
                 kwargs.update(beta1=float(self.beta_1), beta2=float(self.beta_2),
                               eps=float(self.epsilon))
