@@ -204,3 +204,35 @@ def test_objective_gradient_matches_finite_differences(out_activation, loss, K, 
             p[i] = old
             numeric[i] = (up - down) / (2 * eps)
         np.testing.assert_allclose(analytic[k], numeric, rtol=1e-5, atol=1e-8, err_msg=k)
+
+
+@pytest.mark.parametrize(("Ours", "Theirs"), [(MLPClassifier, sk.MLPClassifier),
+                                              (MLPRegressor, sk.MLPRegressor)])
+def test_every_scikit_learn_parameter_with_its_default(Ours, Theirs):
+    import inspect
+
+    ours, theirs = Ours().get_params(), Theirs().get_params()
+    assert {k: ours[k] for k in theirs} == theirs
+    assert set(ours) - set(theirs) == {"dropout", "clip_norm", "init", "dtype", "fused"}
+    # the same positional parameters, in the same order
+    positional = [[p.name for p in inspect.signature(cls).parameters.values()
+                   if p.kind is p.POSITIONAL_OR_KEYWORD] for cls in (Ours, Theirs)]
+    assert positional[0] == positional[1]
+
+
+def test_assigned_coefs_are_what_predict_uses():
+    X, y, _, _ = _problem("regression")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = MLPRegressor(hidden_layer_sizes=(4,), activation="tanh", max_iter=3,
+                           random_state=0).fit(X, y)
+    rng = np.random.default_rng(0)
+    W1, b1 = rng.normal(size=(6, 4)), rng.normal(size=4)
+    W2, b2 = rng.normal(size=(4, 2)), rng.normal(size=2)
+    reg.coefs_ = [W1, W2]
+    reg.intercepts_ = [b1, b2]
+    np.testing.assert_allclose(reg.predict(X), np.tanh(X @ W1 + b1) @ W2 + b2, rtol=1e-12)
+    reg.coefs_[1] = 2 * W2  # item assignment too
+    np.testing.assert_allclose(reg.predict(X), np.tanh(X @ W1 + b1) @ (2 * W2) + b2,
+                               rtol=1e-12)
+    assert reg.net_.layers[2].params["W"] is reg.coefs_[1]
