@@ -441,7 +441,9 @@ class BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                               "going to be clipped", stacklevel=4)
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
-        if not incremental or not hasattr(self, "_optimizer"):
+        fused_state = isinstance(getattr(self, "_optimizer", None), FfnnOptimizer) \
+            and self.solver in _STOCHASTIC
+        if not incremental or not hasattr(self, "_optimizer") or fused_state != self.fused:
             self._optimizer = self._make_optimizer(params, batch_size)
 
         try:
