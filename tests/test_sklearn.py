@@ -436,6 +436,7 @@ def test_net_is_a_plain_ffnn_network(tmp_path):
     reg = _fit_quiet(_small(MLPRegressor, max_iter=5), X, y / y.std())
     assert isinstance(reg.net_, ffnn.Sequential)
     assert len(reg.loss_curve_) == reg.n_iter_
+    assert reg.history_["loss"] == reg.loss_curve_  # ffnn's History of the same numbers
     assert reg.net_.layers[0].params["W"] is reg.coefs_[0]  # the network holds coefs_
     np.testing.assert_allclose(reg.net_.predict(X)[:, 0], reg.predict(X), rtol=1e-4, atol=1e-5)
     path = tmp_path / "model"

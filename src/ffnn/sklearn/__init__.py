@@ -67,7 +67,8 @@ After fitting
 scikit-learn's attributes: ``coefs_``, ``intercepts_`` (assignable; predictions use them),
 ``loss_``, ``best_loss_``, ``loss_curve_``, ``validation_scores_``,
 ``best_validation_score_``, ``n_iter_``, ``t_``, ``n_layers_``, ``n_outputs_``,
-``out_activation_``, ``classes_``, ``n_features_in_``, ``feature_names_in_``; and ``net_``:
+``out_activation_``, ``classes_``, ``n_features_in_``, ``feature_names_in_``; ffnn's
+``history_`` (an ``ffnn.History`` of ``loss_curve_`` and ``validation_scores_``); and ``net_``:
 the ffnn ``Sequential`` whose Dense layers hold ``coefs_``/``intercepts_``, for tracing,
 explanations, plots and ``ffnn.save(est.net_, path)`` (ffnn's safe model file; pickling is
 only what joblib does to ship estimators to worker processes).

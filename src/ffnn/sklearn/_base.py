@@ -24,7 +24,7 @@ from ..activations import get_activation
 from ..init import get_initializer
 from ..network import Sequential, mlp
 from ..optimizers import OPTIMIZERS, get_optimizer
-from ..training import TrainingDiverged
+from ..training import History, TrainingDiverged
 from ..training import fit as ffnn_fit
 from ._objective import NETWORK_OUTPUT, OUTPUT_ACTIVATIONS, dense_layers, loss_and_gradients
 from ._optimizers import AdamOptimizer, FfnnOptimizer, SGDOptimizer
@@ -234,6 +234,17 @@ class BaseMLP(BaseEstimator):
         """The trained ffnn ``Sequential`` (its Dense layers hold ``coefs_``/``intercepts_``)."""
         check_is_fitted(self, "coefs_")
         return self._network()
+
+    @property
+    def history_(self) -> History:
+        """ffnn's per-epoch ``History`` (for ffnn's plots): ``loss`` is ``loss_curve_`` and,
+        with early stopping, ``val_score`` is ``validation_scores_`` (stochastic solvers)."""
+        check_is_fitted(self, "loss_curve_")
+        scores = self.validation_scores_ or []
+        aligned = len(scores) == len(self.loss_curve_)
+        return History([{"epoch": i + 1, "loss": float(loss),
+                         **({"val_score": float(scores[i])} if aligned else {})}
+                        for i, loss in enumerate(self.loss_curve_)])
 
     def _forward_pass_fast(self, X, check_input: bool = True) -> np.ndarray:
         """P = g(network output) for X (N, D_in), in inference mode; (N, n_outputs_)."""
