@@ -392,6 +392,8 @@ def test_random_state_makes_fits_reproducible():
     ({"n_iter_no_change": 0}, "n_iter_no_change"),
     ({"max_fun": 0}, "max_fun"),
     ({"solver": "lbfgs", "dropout": 0.5}, "dropout"),
+    ({"solver": "lbfgs", "fused": True}, "fused"),
+    ({"solver": "sgd", "learning_rate": "adaptive", "fused": True}, "learning_rate"),
     ({"solver": "nope"}, "solver"),
     ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes"),
     ({"activation": "swishy"}, "activation"),

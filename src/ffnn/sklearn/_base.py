@@ -192,6 +192,9 @@ class BaseMLP(BaseEstimator):
                                  f"solver={self.solver!r} has no fused path")
             if self._loss_name == "poisson":
                 raise ValueError("fused=True has no Poisson loss; use fused=False")
+            if self.solver == "sgd" and self.learning_rate != "constant":
+                raise ValueError(f"fused=True has no learning-rate schedule; "
+                                 f"learning_rate={self.learning_rate!r} needs fused=False")
 
     def _input_dtype(self):
         """Accepted dtypes for X: the input's own float dtype (scikit-learn), unless forced."""
@@ -399,6 +402,7 @@ class BaseMLP(BaseEstimator):
         if self.fused:  # ffnn's fused optimiser, with alpha as ffnn's coupled weight decay
             kwargs: dict = {"lr": float(self.learning_rate_init),
                             "weight_decay": float(self.alpha) * self._fused_scale() / batch_size,
+                            "clip_norm": None if self.clip_norm is None else float(self.clip_norm),
                             "fused": True}
             if self.solver == "sgd":
                 kwargs.pop("fused")  # fit's fused step drives ffnn's plain SGD
@@ -425,6 +429,9 @@ class BaseMLP(BaseEstimator):
         params = [*self.coefs_, *self.intercepts_]
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if self.fused and sample_weight is not None:
+            raise ValueError("fused=True trains with ffnn's unweighted losses; sample_weight "
+                             "needs fused=False")
         early_stopping = self.early_stopping
         if early_stopping:
             # stratified for one output (binary labels); not for multi-class/-label (sklearn)
