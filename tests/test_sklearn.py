@@ -494,3 +494,20 @@ def test_fused_trains_the_same_model_and_pickles(Est, solver):
     again = pickle.loads(pickle.dumps(fused))
     np.testing.assert_array_equal(again.predict(X), fused.predict(X))
     _fit_quiet(again, X, y)  # and it trains on after the round trip
+
+
+def test_warm_start_across_solvers_and_early_stopping_keeps_the_weights():
+    """Where scikit-learn fails on a record the previous fit did not keep (L-BFGS keeps no
+    loss_curve_; early stopping switched on or off), ffnn starts the records afresh."""
+    X, y = load_iris(return_X_y=True)
+    clf = _fit_quiet(MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", warm_start=True,
+                                   max_iter=30, random_state=0), X, y)
+    assert not hasattr(clf, "loss_curve_") and clf.score(X, y) > 0.9
+    for params in ({"solver": "sgd", "learning_rate_init": 1e-6},
+                   {"early_stopping": True}, {"early_stopping": False}):
+        before = [W.copy() for W in clf.coefs_]
+        _fit_quiet(clf.set_params(max_iter=2, **params), X, y)
+        assert len(clf.loss_curve_) == clf.n_iter_  # a fresh record
+        assert clf.score(X, y) > 0.9  # from the warm weights, not from a new start
+        if "learning_rate_init" in params:
+            np.testing.assert_allclose(clf.coefs_[0], before[0], atol=1e-4)

@@ -214,7 +214,8 @@ class BaseMLP(BaseEstimator):
         for i in range(len(coefs)):
             if not isinstance(coefs[i], np.ndarray) or coefs[i].dtype != dtype:
                 coefs[i] = np.asarray(coefs[i], dtype=dtype)
-            if not isinstance(intercepts[i], np.ndarray) or intercepts[i].dtype != dtype:
+            if not isinstance(intercepts[i], np.ndarray) or intercepts[i].dtype != dtype \
+                    or intercepts[i].ndim != 1:
                 intercepts[i] = np.asarray(intercepts[i], dtype=dtype).reshape(-1)
         sizes = [coefs[0].shape[0], *(W.shape[1] for W in coefs)]
         key = (tuple(sizes), dtype.name, self.activation, float(self.dropout),
@@ -242,7 +243,10 @@ class BaseMLP(BaseEstimator):
     def history_(self) -> History:
         """ffnn's per-epoch ``History`` (for ffnn's plots): ``loss`` is ``loss_curve_`` and,
         with early stopping, ``val_score`` is ``validation_scores_`` (stochastic solvers)."""
-        check_is_fitted(self, "loss_curve_")
+        check_is_fitted(self, "coefs_")
+        if not hasattr(self, "loss_curve_"):
+            raise AttributeError("history_ is recorded by the stochastic solvers; L-BFGS keeps "
+                                 "no per-epoch record (scikit-learn has no loss_curve_ for it)")
         scores = self.validation_scores_ or []
         aligned = len(scores) == len(self.loss_curve_)
         return History([{"epoch": i + 1, "loss": float(loss),
@@ -297,16 +301,20 @@ class BaseMLP(BaseEstimator):
         self._best_coefs = [c.copy() for c in self.coefs_]
         self._best_intercepts = [b.copy() for b in self.intercepts_]
         if self.solver != "lbfgs":
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
+            self._start_records()
+
+    def _start_records(self) -> None:
+        """The stochastic solvers' per-epoch records, empty."""
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
 
     def _fit(self, X, y, sample_weight=None, incremental: bool = False):
         self._check_params()
@@ -319,7 +327,7 @@ class BaseMLP(BaseEstimator):
             y = y.reshape(-1, 1)
         layer_units = [X.shape[1], *hidden, y.shape[1]]
         if not first_pass:
-            have = [self.coefs_[0].shape[0], *(np.shape(W)[1] for W in self.coefs_)]
+            have = [np.shape(self.coefs_[0])[0], *(np.shape(W)[1] for W in self.coefs_)]
             if have != layer_units:
                 raise ValueError(f"the data and hidden_layer_sizes need layer sizes "
                                  f"{layer_units}, but the fitted network has {have}; refit "
@@ -459,6 +467,12 @@ class BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                               "going to be clipped", stacklevel=4)
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        if not hasattr(self, "loss_curve_") or (
+                self.early_stopping and self.validation_scores_ is None) or (
+                not self.early_stopping and self.best_loss_ is None):
+            # a warm start from L-BFGS, or early_stopping switched: where scikit-learn fails
+            # on a missing record, start the records afresh (the weights are kept)
+            self._start_records()
         fused_state = isinstance(getattr(self, "_optimizer", None), FfnnOptimizer) \
             and self.solver in _STOCHASTIC
         if not incremental or not hasattr(self, "_optimizer") or fused_state != self.fused:
