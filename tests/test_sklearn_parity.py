@@ -110,6 +110,35 @@ def test_ten_iterations_match_scikit_learn(kind, solver):
         np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=RTOL)
 
 
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel", "regression"])
+@pytest.mark.parametrize("solver", ["sgd (momentum)", "adam", "lbfgs"])
+def test_assigned_initial_weights_give_scikit_learns_ten_iterations(kind, solver):
+    """The same, from weights set by hand in both: a warm-started fit of one iteration
+    creates scikit-learn's state, then both get the same coefs_/intercepts_ assigned and
+    train 10 more iterations from them."""
+    X, y, Ours, Theirs = _problem(kind)
+    params = {**STEPS[solver], "hidden_layer_sizes": (5,), "alpha": 0.01, "tol": 0.0,
+              "warm_start": True, "random_state": 0}
+    if solver != "lbfgs":
+        params.update(batch_size=32)
+    rng = np.random.default_rng(7)
+    n_out = y.shape[1] if y.ndim == 2 else (1 if kind in ("binary", "regression") else 3)
+    shapes = [(6, 5), (5, n_out)]
+    coefs = [rng.normal(scale=0.5, size=s) for s in shapes]
+    intercepts = [rng.normal(scale=0.1, size=s[1]) for s in shapes]
+    models = []
+    for cls in (Ours, Theirs):
+        est = cls(max_iter=1, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+            est.coefs_ = [W.copy() for W in coefs]
+            est.intercepts_ = [b.copy() for b in intercepts]
+            est.set_params(max_iter=10).fit(X, y)
+        models.append(est)
+    _assert_same_model(*models, X)
+
+
 @pytest.mark.parametrize("kind", ["multiclass", "regression"])
 def test_sample_weight_schedules_and_early_stopping_match_scikit_learn(kind):
     w = np.random.default_rng(1).uniform(0.2, 3.0, size=100)
