@@ -511,3 +511,14 @@ def test_warm_start_across_solvers_and_early_stopping_keeps_the_weights():
         assert clf.score(X, y) > 0.9  # from the warm weights, not from a new start
         if "learning_rate_init" in params:
             np.testing.assert_allclose(clf.coefs_[0], before[0], atol=1e-4)
+
+
+def test_adamw_extra_decays_the_weights_by_alpha():
+    """solver="adamw" (an ffnn extra): alpha is AdamW's decoupled decay of the weight
+    matrices; the biases are not decayed."""
+    X, y = load_iris(return_X_y=True)
+    fits = [_fit_quiet(MLPClassifier(hidden_layer_sizes=(8,), solver="adamw", alpha=alpha,
+                                     learning_rate_init=0.01, max_iter=60, random_state=0),
+                       X, y) for alpha in (0.0, 1.0)]
+    assert np.abs(fits[1].coefs_[0]).sum() < 0.7 * np.abs(fits[0].coefs_[0]).sum()
+    assert fits[1].score(X, y) > 0.8

@@ -107,10 +107,16 @@ class AdamOptimizer:
         return True
 
 
+def ffnn_names(n_layers: int) -> list[str]:
+    """ffnn-style names for ``[W_1, ..., W_L, b_1, ..., b_L]``: "0.W", ..., "0.b", ...; ffnn's
+    optimisers decay only the parameters whose name ends in "W" (the weight matrices)."""
+    return [f"{i}.W" for i in range(n_layers)] + [f"{i}.b" for i in range(n_layers)]
+
+
 class FfnnOptimizer:
     """An ffnn optimiser (``ffnn.get_optimizer``) behind the same interface: the ffnn extras
-    ``solver="adamw" | "rmsprop" | "adagrad"`` and the fused path.  Its state is keyed by the
-    position of each array in ``params``."""
+    ``solver="adamw" | "rmsprop" | "adagrad"`` and the fused path.  Its state is keyed by
+    ``ffnn_names``."""
 
     def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = optimizer
@@ -120,8 +126,9 @@ class FfnnOptimizer:
         return float(self.optimizer.lr)
 
     def update_params(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        self.optimizer.step({str(i): p for i, p in enumerate(params)},
-                            {str(i): g for i, g in enumerate(grads)})
+        names = ffnn_names(len(params) // 2)
+        self.optimizer.step(dict(zip(names, params, strict=True)),
+                            dict(zip(names, grads, strict=True)))
 
     def iteration_ends(self, time_step: int) -> None:
         pass
