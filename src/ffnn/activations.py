@@ -35,7 +35,7 @@ class Activation(Layer):
         """The values of the formula's parameter placeholders (``{alpha}``): ``config()``."""
         return self.config()
 
-    def _clear_cache(self) -> None:
+    def clear_cache(self) -> None:
         self.__dict__.update({k: None for k in ("Z", "A", "mask") if k in self.__dict__})
 
 
@@ -232,7 +232,7 @@ class GELU(Activation):
         du_dz = t(self._C) * (1 + t(3 * self._K) * Z * Z)
         return dout * (t(0.5) * (1 + T) + t(0.5) * Z * (1 - T * T) * du_dz)
 
-    def _clear_cache(self):
+    def clear_cache(self):
         self.Z = self.T = None
 
 

@@ -59,7 +59,7 @@ class Layer:
     def astype(self, dtype) -> Layer:
         """A copy of this layer with parameters (and gradients) in ``dtype``."""
         new = copy.deepcopy(self)
-        new._clear_cache()
+        new.clear_cache()
         for k in new.params:
             new.params[k] = new.params[k].astype(dtype)
             new.grads[k] = np.zeros_like(new.params[k])
@@ -67,7 +67,7 @@ class Layer:
             new.dtype = np.dtype(dtype)
         return new
 
-    def _clear_cache(self) -> None:
+    def clear_cache(self) -> None:
         """Drop arrays cached by forward (they are not part of the model)."""
         for name in ("x", "out", "mask"):
             if name in self.__dict__:

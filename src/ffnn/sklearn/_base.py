@@ -262,7 +262,7 @@ class BaseMLP(BaseEstimator):
         Z = np.concatenate([net.predict(_dense(X[i:i + chunk]), batch_size=None)
                             for i in range(0, X.shape[0], chunk)])
         for layer in net.layers:  # forward caches the batch; it is not part of the model
-            layer._clear_cache()
+            layer.clear_cache()
         return OUTPUT_ACTIVATIONS[self.out_activation_](Z)
 
     # ------------------------------------------------------------ fitting
@@ -403,7 +403,7 @@ class BaseMLP(BaseEstimator):
         self.loss_ = float(result.fun)
         unpack(result.x)
         for layer in net.layers:
-            layer._clear_cache()
+            layer.clear_cache()
 
     # ------------------------------------------------------------ SGD / Adam
     def _make_optimizer(self, params: list[np.ndarray], batch_size: int):
@@ -524,7 +524,7 @@ class BaseMLP(BaseEstimator):
             warnings.warn("Training interrupted by user.", stacklevel=4)
         finally:
             for layer in net.layers:
-                layer._clear_cache()
+                layer.clear_cache()
 
         if early_stopping:  # the best epoch's weights (scikit-learn keeps these lists)
             self.coefs_ = self._best_coefs
