@@ -358,16 +358,29 @@ def cmd_train(args) -> int:
     cfg = load_config(args.config, overrides)
     if args.full_batch:
         cfg.batch_size = None
-    run = _run_dir(cfg, args.out)
+    return train_run(cfg, _run_dir(cfg, args.out), verbose=args.verbose,
+                     overwrite=args.overwrite)
+
+
+def train_run(cfg, run: Path, *, verbose: int = 1, overwrite: bool = False, data=None,
+              plots: bool = True) -> int:
+    """Train ``cfg`` (a validated ``load_config`` result) into the run directory ``run``, as
+    ``ffnn train`` does: locked, manifest, metrics, model, checkpoint, history (and plots).
+
+    ``data``: the ``ffnn.datasets.Dataset`` that ``load_data(cfg)`` would give, already loaded
+    (``ffnn sweep`` loads it once for many trials).  Returns 0.
+    """
+    run = Path(run)
     with _locked_run(run, "train", "wait for it or choose another --out", create=True) as state:
         # checked under the lock: of two runs started together, the second sees the first
-        if (run / "manifest.json").exists() and not args.overwrite:
+        if (run / "manifest.json").exists() and not overwrite:
             raise CLIError(f"{run} already holds a run: use `ffnn resume {run}`, another "
                            "--out, or --overwrite")
-        if args.overwrite:  # no file of the old run may outlive the new one
+        if overwrite:  # no file of the old run may outlive the new one
             for name in RUN_OUTPUTS:
                 (run / name).unlink(missing_ok=True)
-        return _train(cfg, run, verbose=args.verbose, resume=None, state=state)
+        return _train(cfg, run, verbose=verbose, resume=None, state=state, data=data,
+                      plots=plots)
 
 
 #: the files a run writes (removed first by --overwrite)
@@ -514,12 +527,13 @@ def _parse_hidden(text: str | None):
             from None
 
 
-def _train(cfg, run: Path, verbose: int, resume, state: dict) -> int:
+def _train(cfg, run: Path, verbose: int, resume, state: dict, data=None,
+           plots: bool = True) -> int:
     import ffnn
 
     from ._checks import DataScaleWarning, check_float_range, large_features_message
 
-    data = load_data(cfg)
+    data = load_data(cfg) if data is None else data
     loss = _loss_for(cfg, data.task)
     standardize = cfg.standardize if cfg.standardize is not None else \
         (data.name not in ("mnist", "fashion_mnist", "digits"))
@@ -598,7 +612,7 @@ def _train(cfg, run: Path, verbose: int, resume, state: dict) -> int:
     manifest.update(status=status, finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                     epochs_done=len(history))
     manifest_path.write_text(json.dumps(manifest, indent=2))
-    plots = _write_plots(run, net, history, data, Xtr, Xte, loss)
+    plots = _write_plots(run, net, history, data, Xtr, Xte, loss) if plots else []
     _print_metrics(f"train ({metrics['train']['n_samples']} samples)", metrics["train"])
     _print_metrics(f"test ({metrics['test']['n_samples']} samples)", metrics["test"])
     print(f"run directory: {run}  ({status}, {len(history)} epochs, {seconds:.1f} s; "
