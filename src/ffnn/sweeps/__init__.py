@@ -1,15 +1,15 @@
 """Many trainings at once: a grid or random search over the settings of ``ffnn train``, run
-in local worker processes or on a Dask cluster (``ffnn sweep``, ``ffnn.sweep.sweep``).
+in local worker processes or on a Dask cluster (``ffnn sweep``, ``ffnn.sweep``).
 
-    >>> from ffnn.sweep import sweep
-    >>> result = sweep("examples/sweeps/lr_grid.toml", "sweeps/lr", workers=2)
+    >>> import ffnn
+    >>> result = ffnn.sweep("examples/sweeps/lr_grid.toml", "sweeps/lr", workers=2)
     >>> result.rows[0]["test_accuracy"]
 
 Each trial is an ordinary run directory (``DIR/trials/<trial id>/``, the files of
 ``ffnn train``); ``DIR/results.csv`` has one row per trial: its settings, final and best
 metrics, times and status (``ok``, ``diverged``, ``failed`` with the error).  Running the
 same sweep again skips the trials already finished.  The sweep file is described in
-``ffnn.sweep.spec``; the backends in ``ffnn.sweep.backends``.
+``ffnn.sweeps.spec``; the backends in ``ffnn.sweeps.backends``.
 """
 
 from __future__ import annotations
