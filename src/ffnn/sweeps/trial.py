@@ -40,7 +40,10 @@ def run_trial(trial: dict, data) -> dict:
             cfg = load_config(None, trial["config"])
             # one BLAS thread per trial: the workers are the parallelism (and results do not
             # depend on how many threads a machine's BLAS would have used)
-            with _one_blas_thread(), contextlib.redirect_stdout(io.StringIO()):
+            # (what ffnn train prints, and its notes about the temporary directory, would
+            # only confuse here: results.csv has the outcome)
+            with _one_blas_thread(), contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):
                 train_run(cfg, run, verbose=0, data=data, plots=False)
         except TrainingDiverged as exc:
             row.update(status="diverged", error=_one_line(exc))
