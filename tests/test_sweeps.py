@@ -275,3 +275,20 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert main(["sweep", str(bad), "--out", str(tmp_path / "o2")]) == 1
     err = capsys.readouterr().err
     assert "bad.toml" in err and "learning_rate: unknown setting" in err
+
+
+def test_variants_sweep_settings_together():
+    spec = load_spec({"train": TRAIN, "sweep": {
+        "seed": [0, 1],
+        "variants": [{"optimizer": "sgd", "lr": 1.0},
+                     {"optimizer": "sgd", "lr": 0.5, "momentum": 0.9},
+                     {"optimizer": "adam", "lr": 0.01}]}})
+    assert spec.swept == ["seed", "optimizer", "lr", "momentum"]
+    assert len(spec.trials) == 6
+    got = [(t.settings["optimizer"], t.settings["lr"], t.settings["momentum"])
+           for t in spec.trials[:3]]
+    assert got == [("sgd", 1.0, 0.0), ("sgd", 0.5, 0.9), ("adam", 0.01, 0.0)]
+    with pytest.raises(SweepError, match=r"\[sweep\] lr: swept twice"):
+        load_spec({"train": TRAIN, "sweep": {"lr": [0.1], "variants": [{"lr": 1.0}]}})
+    with pytest.raises(SweepError, match=r"variants: lrate: unknown setting"):
+        load_spec({"train": TRAIN, "sweep": {"variants": [{"lrate": 1.0}]}})

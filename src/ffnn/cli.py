@@ -364,12 +364,13 @@ def cmd_train(args) -> int:
 
 
 def train_run(cfg, run: Path, *, verbose: int = 1, overwrite: bool = False, data=None,
-              plots: bool = True) -> int:
+              plots: bool = True, checkpoint: bool = True) -> int:
     """Train ``cfg`` (a validated ``load_config`` result) into the run directory ``run``, as
     ``ffnn train`` does: locked, manifest, metrics, model, checkpoint, history (and plots).
 
     ``data``: the ``ffnn.datasets.Dataset`` that ``load_data(cfg)`` would give, already loaded
-    (``ffnn sweep`` loads it once for many trials).  Returns 0.
+    (``ffnn sweep`` loads it once for many trials).  ``checkpoint=False``: no checkpoint.npz
+    (it is written after every epoch, for ``ffnn resume``).  Returns 0.
     """
     run = Path(run)
     with _locked_run(run, "train", "wait for it or choose another --out", create=True) as state:
@@ -381,7 +382,7 @@ def train_run(cfg, run: Path, *, verbose: int = 1, overwrite: bool = False, data
             for name in RUN_OUTPUTS:
                 (run / name).unlink(missing_ok=True)
         return _train(cfg, run, verbose=verbose, resume=None, state=state, data=data,
-                      plots=plots)
+                      plots=plots, checkpoint=checkpoint)
 
 
 #: the files a run writes (removed first by --overwrite)
@@ -529,7 +530,7 @@ def _parse_hidden(text: str | None):
 
 
 def _train(cfg, run: Path, verbose: int, resume, state: dict, data=None,
-           plots: bool = True) -> int:
+           plots: bool = True, checkpoint: bool = True) -> int:
     import ffnn
 
     from ._checks import DataScaleWarning, check_float_range, large_features_message
@@ -585,7 +586,8 @@ def _train(cfg, run: Path, verbose: int, resume, state: dict, data=None,
     t0 = time.perf_counter()
     common = dict(batch_size=cfg.batch_size, seed=cfg.seed, verbose=verbose,
                   validation_split=cfg.validation_split, callbacks=callbacks,
-                  checkpoint=ckpt_path, fused=True if cfg.fused else None)
+                  checkpoint=ckpt_path if checkpoint else None,
+                  fused=True if cfg.fused else None)
     if resume is not None:
         manifest.update(status="running", resumed=time.strftime("%Y-%m-%dT%H:%M:%S"),
                         pid=os.getpid(), host=platform.node())

@@ -1,8 +1,8 @@
 """The sweep directory: one run directory per trial and ``results.csv``.
 
     DIR/sweep.toml                the sweep file as given
-    DIR/trials/<trial id>/        manifest.json metrics.json model.npz checkpoint.npz
-                                  history.csv (as `ffnn train` writes them) + trial.json
+    DIR/trials/<trial id>/        manifest.json metrics.json model.npz history.csv (as
+                                  `ffnn train` writes them; no checkpoint) + trial.json
     DIR/results.csv               one row per finished trial, in the sweep file's order
 
 A trial directory appears whole or not at all: it is written under a temporary name and

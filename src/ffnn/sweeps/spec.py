@@ -10,10 +10,18 @@ into trials.
     lr = [0.1, 1.0]              # grid: every combination of the lists
     seed = {range = [0, 3]}      # 0, 1, 2 (Python's range)
 
+Settings that only make sense together go in ``variants``, a list of tables; each is one
+value of a single axis (so a grid multiplies the variants with the other lists):
+
+    variants = [{optimizer = "sgd", lr = 1.0},
+                {optimizer = "sgd", lr = 0.5, momentum = 0.9},
+                {optimizer = "adam", lr = 0.01}]
+
 Random mode draws ``n_trials`` settings with ``np.random.default_rng(sample_seed)``, the keys
 in file order; each value is a list (a uniform choice) or one of the distributions
 ``{uniform = [a, b]}``, ``{log_uniform = [a, b]}``, ``{int_uniform = [a, b]}`` (a and b
-included), ``{choice = [...]}``, ``{range = [start, stop]}``.
+included), ``{choice = [...]}``, ``{range = [start, stop]}``; ``variants`` are chosen
+uniformly.
 
 A trial's id is derived from its complete training configuration, so the same settings give
 the same id (and run directory) in every run of the sweep.
@@ -32,6 +40,8 @@ import numpy as np
 
 #: keys of [sweep] that describe the search, not a training setting
 RESERVED = ("mode", "n_trials", "sample_seed", "metric")
+#: the [sweep] key of settings swept together (a list of tables)
+VARIANTS = "variants"
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "choice", "range")
 #: settings that decide the data (loaded once per distinct combination, sent once)
 DATA_KEYS = ("dataset", "target", "task", "n_samples", "test_size", "seed")
@@ -118,9 +128,16 @@ def load_spec(source: str | Path | dict) -> SweepSpec:
     if metric is not None and not isinstance(metric, str):
         raise SweepError(f"{where}: [sweep] metric: a results column name, got {metric!r}")
     axes: dict[str, object] = {}
+    swept: list[str] = []
     for key, value in sweep.items():
         if key in RESERVED:
             continue
+        if key == VARIANTS:
+            axes[key] = _variants(value, known, mode, where)
+            in_variants = list(dict.fromkeys(k for v in value for k in v))
+            swept += in_variants
+            continue
+        swept.append(key)
         if key not in known:
             raise SweepError(f"{where}: [sweep] {key}: unknown setting; known settings: "
                              + ", ".join(known))
@@ -142,16 +159,22 @@ def load_spec(source: str | Path | dict) -> SweepSpec:
             raise SweepError(f"{where}: [sweep] sample_seed: a non-negative integer, got "
                              f"{seed!r}")
         combos = _random(axes, n, seed)
+    clash = [k for k in swept if swept.count(k) > 1]
+    if clash:
+        raise SweepError(f"{where}: [sweep] {clash[0]}: swept twice (as a key and in "
+                         f"{VARIANTS}); name it in one place")
     trials, seen, notes = [], set(), []
     for settings in combos:
         config = _validate({**train, **settings}, where, "[sweep]", swept=settings)
+        # every swept column gets a value (a variant without the key: the [train] setting)
+        settings = {k: settings[k] if k in settings else config[k] for k in swept}
         trial_id = trial_id_for(settings, config)
         if trial_id in seen:
             notes.append(f"settings drawn twice, run once: {settings}")
             continue
         seen.add(trial_id)
         trials.append(Trial(len(trials), trial_id, settings, config))
-    return SweepSpec(path, dict(train), list(axes), mode, trials, metric, text, notes)
+    return SweepSpec(path, dict(train), swept, mode, trials, metric, text, notes)
 
 
 def trial_id_for(settings: dict, config: dict) -> str:
@@ -233,11 +256,29 @@ def _axis(key: str, value, mode: str, where: str):
     return (kind, args)
 
 
+def _variants(value, known: list[str], mode: str, where: str):
+    if not isinstance(value, list) or not value or \
+            not all(isinstance(v, dict) and v for v in value):
+        raise SweepError(f"{where}: [sweep] {VARIANTS}: a list of tables of settings, e.g. "
+                         f"{VARIANTS} = [{{optimizer = \"sgd\", lr = 1.0}}, "
+                         f"{{optimizer = \"adam\", lr = 0.01}}]; got {value!r}")
+    for variant in value:
+        for key in variant:
+            if key not in known:
+                raise SweepError(f"{where}: [sweep] {VARIANTS}: {key}: unknown setting; "
+                                 "known settings: " + ", ".join(known))
+    return value if mode == "grid" else ("choice", value)
+
+
 def _grid(axes: dict) -> list[dict]:
     combos: list[dict] = [{}]
     for key, values in axes.items():
-        combos = [{**c, key: v} for c in combos for v in values]
+        combos = [_merge(c, key, v) for c in combos for v in values]
     return combos
+
+
+def _merge(settings: dict, key: str, value) -> dict:
+    return {**settings, **value} if key == VARIANTS else {**settings, key: value}
 
 
 def _random(axes: dict, n: int, seed: int) -> list[dict]:
@@ -247,7 +288,7 @@ def _random(axes: dict, n: int, seed: int) -> list[dict]:
     for _ in range(n):
         settings = {}
         for key, (kind, args) in axes.items():
-            settings[key] = _draw(rng, kind, args)
+            settings = _merge(settings, key, _draw(rng, kind, args))
         combos.append(settings)
     return combos
 

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-#: run-directory files carried back to the sweep (the plots are not written for trials)
-RUN_FILES = ("manifest.json", "metrics.json", "model.npz", "checkpoint.npz", "history.csv")
+#: run-directory files carried back to the sweep.  Not written for trials: the plots, and the
+#: checkpoint (ffnn train rewrites it after every epoch, with fsync, so `ffnn resume` can go
+#: on; a sweep reruns an unfinished trial whole instead)
+RUN_FILES = ("manifest.json", "metrics.json", "model.npz", "history.csv")
 
 
 def run_trial(trial: dict, data) -> dict:
@@ -44,7 +46,7 @@ def run_trial(trial: dict, data) -> dict:
             # only confuse here: results.csv has the outcome)
             with _one_blas_thread(), contextlib.redirect_stdout(io.StringIO()), \
                     contextlib.redirect_stderr(io.StringIO()):
-                train_run(cfg, run, verbose=0, data=data, plots=False)
+                train_run(cfg, run, verbose=0, data=data, plots=False, checkpoint=False)
         except TrainingDiverged as exc:
             row.update(status="diverged", error=_one_line(exc))
         except Exception as exc:  # recorded in results.csv; the sweep goes on
