@@ -52,6 +52,7 @@ class ProcessBackend:
 
     def run(self, trials: list[dict], data: dict) -> Iterator[tuple[dict, dict]]:
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         before = set(multiprocessing.active_children())
         self._executor = ProcessPoolExecutor(
@@ -64,7 +65,15 @@ class ProcessBackend:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 trial = pending.pop(future)
-                yield trial, future.result()
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    raise RuntimeError(
+                        "a worker process died (killed, or out of memory?) while running "
+                        f"trial {trial['id']}; the finished trials are recorded: run the same "
+                        "sweep again to go on (--workers 1 runs the trials in this process)"
+                    ) from None
+                yield trial, result
 
     def close(self, abandon: bool = False) -> None:
         """Stop the workers; ``abandon``: without waiting for the running trials."""
@@ -109,6 +118,7 @@ class DaskBackend:
 
     def run(self, trials: list[dict], data: dict) -> Iterator[tuple[dict, dict]]:
         from distributed import as_completed
+        from distributed.scheduler import KilledWorker
 
         keys = sorted({t["data_key"] for t in trials})
         # every distinct data set goes to every worker once; the tasks only name it
@@ -122,7 +132,15 @@ class DaskBackend:
             by_key[future.key] = trial
             self._futures.append(future)
         for future in as_completed(self._futures):
-            yield by_key[future.key], future.result()
+            trial = by_key[future.key]
+            try:
+                result = future.result()
+            except KilledWorker as exc:  # not a worker's bad luck: this trial kills them
+                result = {"row": {"trial": trial["id"], "index": trial["index"],
+                                  "status": "failed",
+                                  "error": f"KilledWorker: {' '.join(str(exc).split())}"},
+                          "files": {}}
+            yield trial, result
 
     def close(self, abandon: bool = False) -> None:
         if self._futures:
