@@ -66,7 +66,7 @@ def main() -> None:
     for row in result.rows:
         groups.setdefault(label(row), []).append(row)
     print(f"\n{'optimiser':<28} {'seeds':>5} {'>= 0.97':>8} {'share':>6} {'worst':>6} "
-          f"{'median':>7}  stalled (< 0.97)")
+          f"{'median':>7}  below 0.97 (seed: accuracy)")
     for name, rows in groups.items():
         acc = np.array([r["train_accuracy"] for r in rows])
         reached = int(np.sum(acc >= TARGET))
