@@ -86,6 +86,8 @@ class ProcessBackend:
                     process.terminate()
             for process in self._children:
                 process.join(5)
+                if process.is_alive():
+                    process.kill()
         self._executor = None
 
 
@@ -154,13 +156,22 @@ class DaskBackend:
 
 def _init_worker(data: dict) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the sweep, the workers must
-    # not die mid-trial on their own (the parent ends them)
+    # not die mid-trial on their own (the parent ends them, with SIGTERM)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM leaves through the `finally` blocks: the trial's temporary directory is removed
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     _WORKER_DATA.update(data)
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _run_in_worker(trial: dict) -> dict:
-    return run_trial(_strip(trial), _WORKER_DATA[trial["data_key"]])
+    try:
+        return run_trial(_strip(trial), _WORKER_DATA[trial["data_key"]])
+    except SystemExit as exc:  # SIGTERM from the parent: the trial has cleaned up; go now
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
 
 
 def _strip(trial: dict) -> dict:
