@@ -292,3 +292,13 @@ def test_variants_sweep_settings_together():
         load_spec({"train": TRAIN, "sweep": {"lr": [0.1], "variants": [{"lr": 1.0}]}})
     with pytest.raises(SweepError, match=r"variants: lrate: unknown setting"):
         load_spec({"train": TRAIN, "sweep": {"variants": [{"lrate": 1.0}]}})
+
+
+def test_a_trial_whose_data_cannot_be_loaded_is_recorded_failed(tmp_path):
+    spec = {"train": {**TRAIN, "epochs": 3},
+            "sweep": {"dataset": ["moons", str(tmp_path / "missing.csv")]}}
+    result = sweep(spec, tmp_path / "out", workers=2, plots=False)
+    status = {r["dataset"]: (r["status"], r["error"]) for r in result.rows}
+    assert status["moons"] == ("ok", "")
+    assert status[str(tmp_path / "missing.csv")][0] == "failed"
+    assert "missing.csv" in status[str(tmp_path / "missing.csv")][1]

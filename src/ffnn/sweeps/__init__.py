@@ -15,6 +15,7 @@ same sweep again skips the trials already finished.  The sweep file is described
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -102,8 +103,6 @@ def _sweep_locked(spec: SweepSpec, out: Path, workers, local_cluster, scheduler,
     for trial in spec.trials:
         row = finished(out, trial.id)
         if row is not None and retry_failed and row.get("status") == "failed":
-            import shutil
-
             shutil.rmtree(trial_dir(out, trial.id))
             row = None
         if row is not None:
@@ -117,8 +116,10 @@ def _sweep_locked(spec: SweepSpec, out: Path, workers, local_cluster, scheduler,
     done = len(rows)
     try:
         if todo:
-            data = _load_data(spec, todo)
-            for trial, result in backend.run(todo, data):
+            data, no_data = _load_data(spec, todo)
+            runnable = [t for t in todo if t["data_key"] in data]
+            results = backend.run(runnable, data) if runnable else iter(())
+            for trial, result in _chain(no_data, results):
                 commit_trial(out, trial, result)
                 # a duplicate (already committed) keeps the first record: read it back
                 row = finished(out, trial["id"]) or result["row"]
@@ -166,16 +167,29 @@ def _backend(workers, local_cluster, scheduler, client, n_todo: int):
     return ProcessBackend(n)
 
 
-def _load_data(spec: SweepSpec, todo: list[dict]) -> dict:
-    """Every distinct data set of the trials, loaded once here (as ``ffnn train`` would)."""
+def _load_data(spec: SweepSpec, todo: list[dict]) -> tuple[dict, list]:
+    """Every distinct data set of the trials, loaded once here (as ``ffnn train`` would);
+    and, as failed results, the trials whose data could not be loaded."""
     from ..cli import load_config, load_data
 
-    data = {}
+    data, errors, failed = {}, {}, []
     for trial in todo:
         key = trial["data_key"]
-        if key not in data:
-            data[key] = load_data(load_config(None, _resolve(trial["config"], spec)))
-    return data
+        if key not in data and key not in errors:
+            try:
+                data[key] = load_data(load_config(None, _resolve(trial["config"], spec)))
+            except Exception as exc:  # this trial's data: the other trials go on
+                errors[key] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        if key in errors:
+            failed.append((trial, {"row": {"trial": trial["id"], "index": trial["index"],
+                                           "status": "failed", "error": errors[key]},
+                                   "files": {}}))
+    return data, failed
+
+
+def _chain(first: list, then):
+    yield from first
+    yield from then
 
 
 def _resolve(config: dict, spec: SweepSpec) -> dict:
