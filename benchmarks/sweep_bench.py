@@ -153,6 +153,10 @@ def main() -> None:
     print(f"Dask overhead per trial vs local processes: {overhead * 1000:+.1f} ms "
           f"(({med['dask']:.2f} - {med['local']:.2f}) s / {n} trials)")
     print(f"same results on every backend (train loss per trial): {same}")
+    share = {k: statistics.median(r["cpu_seconds"] / r["wall_seconds"] for r in v)
+             for k, v in rows.items()}
+    print("CPU time / wall time per trial (median, last round; below 1: the trial waited for "
+          "a core): " + ", ".join(f"{k} {v:.2f}" for k, v in share.items()))
     load_after = os.getloadavg()
     print(f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
           f"after: {', '.join(f'{x:.2f}' for x in load_after)} (on {os.cpu_count()} cores: "
@@ -170,7 +174,7 @@ def main() -> None:
             "speedup_dask": dask_speedup, "cluster_start_s": cluster_start,
             "dask_overhead_per_trial_s": overhead, "same_results": same,
             "load_before": load_before, "load_after": load_after,
-            "machine_parallelism": capacity,
+            "machine_parallelism": capacity, "cpu_share_per_trial": share,
             "verdict": verdict}, indent=2))
     if not same:
         raise SystemExit("the backends disagree")

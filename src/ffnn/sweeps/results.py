@@ -25,7 +25,7 @@ RESULTS = "results.csv"
 TRIAL_FILE = "trial.json"
 #: the first columns of results.csv; then the swept settings, then the metrics
 LEAD = ("trial", "status", "error")
-TAIL = ("epochs", "train_seconds", "wall_seconds", "run_dir")
+TAIL = ("epochs", "train_seconds", "wall_seconds", "cpu_seconds", "run_dir")
 
 
 def trial_dir(out: Path, trial_id: str) -> Path:

@@ -33,7 +33,7 @@ def run_trial(trial: dict, data) -> dict:
     from ..cli import load_config, train_run
     from ..training import TrainingDiverged
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     row = {"trial": trial["id"], "index": trial["index"], "status": "ok", "error": ""}
     files: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="ffnn-trial-") as tmp:
@@ -56,6 +56,8 @@ def run_trial(trial: dict, data) -> dict:
                 files[name] = (run / name).read_bytes()
         row.update(summarize(files))
     row["wall_seconds"] = round(time.perf_counter() - start, 4)
+    # less CPU time than wall time: the worker waited for a core (a busy machine)
+    row["cpu_seconds"] = round(time.process_time() - cpu_start, 4)
     return {"row": row, "files": files}
 
 
