@@ -65,6 +65,7 @@ def test_fit_records_the_step_it_ran_and_why_no_faster_one(capsys):
 
 def test_without_numba_auto_takes_the_reference_and_says_so(monkeypatch):
     monkeypatch.setitem(sys.modules, "ffnn.fast", None)  # "import ffnn.fast" fails
+    monkeypatch.delattr(ffnn, "fast", raising=False)  # (also when an earlier test imported it)
     X, y = _data()
     net = ffnn.mlp([3, 4, 2], seed=0)
     h = ffnn.fit(net, X, y, "ce", ffnn.SGD(0.1), epochs=1, seed=0, verbose=0)
