@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     from threadpoolctl import threadpool_limits
 
     print(f"settings: {SETTINGS}")
-    print(f"seeds 0..{args.seeds - 1}, BLAS threads: {args.threads}; ffnn trains in float32, "
-          "scikit-learn in float64 (its default for float64 input)\n")
+    print(f"seeds 0..{args.seeds - 1}, BLAS threads: {args.threads}; both train in the input's "
+          "dtype (float64 here), scikit-learn's rule\n")
     header = (f"{'data set':34s} {'estimator':8s} {'test score':>18s} {'fit time [s]':>16s} "
               f"{'epochs':>7s} {'ms/epoch':>9s}")
     with threadpool_limits(args.threads):

@@ -25,6 +25,7 @@ EXPECTED = {
                                      "seed003_confusion_matrix.png",
                                      "seed003_gradient_flow.png"]),
     "seed_004_housing.py": (2, ["seed004_predictions.png", "seed004_loss.png"]),
+    "seed_001_sweep.py": (3, ["seed001_sweep_share.png"]),
 }
 
 
@@ -76,3 +77,6 @@ def test_example_runs_and_prints_its_headline(name, tmp_path, mnist_available):
     elif name == "seed_004_housing.py":
         assert number(r"loss at epoch 140 ([\d.]+)", lines) < 0.02
         assert number(r"max \|X w \+ c - network\| = ([\d.e+-]+)", lines) < 1e-6
+    elif name == "seed_001_sweep.py":  # 4 seeds x 3 optimisers (the shares need 2000 epochs)
+        for line in lines:
+            assert re.search(r": \d of 4 seeds reach training accuracy >= 0.97", line), line

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -222,3 +224,59 @@ def test_bad_selection_is_refused():
         trace(net, steps=-1)
     with pytest.raises(TypeError):
         trace("not a network")
+
+
+@pytest.mark.parametrize("loss, n_out", [("ce", 4), ("bce", 1)])
+def test_lecture_view_of_huge_pre_activations_is_finite_without_overflow(loss, n_out):
+    """|Z| ~ 1000 saturates the sigmoids; the view uses the layers' and functional's stable
+    sigmoid, never 1 / (1 + exp(-z)), so nothing overflows."""
+    net = ffnn.mlp([3, 10, n_out], activation="sigmoid", seed=0)
+    X, y = _data(c=n_out + (n_out == 1))
+    net.layers[0].params["W"][...] = np.where(net.layers[0].params["W"] > 0, 1000, -1000)
+    net.layers[2].params["W"][...] = np.where(net.layers[2].params["W"] > 0, 1000, -1000)
+    with trace(net) as t:
+        net.loss_and_gradients(X, y, loss)
+    assert np.abs(t[0]["Z1"]).max() > 500 and np.abs(t[0]["Z2"]).max() > 500
+    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+        warnings.simplefilter("error")  # an overflow warning (or any other) fails the test
+        v = lecture_view(t[0])
+        text = t[0].format(notation="lecture")
+    for key in v:
+        assert np.all(np.isfinite(v[key])), key
+    assert np.all((v["G"] >= 0) & (v["G"] <= 1))
+    np.testing.assert_allclose(v["F"], t[0]["A1"], atol=1e-6)
+    np.testing.assert_allclose(v["dV_lecture"], np.vstack([t[0]["db1"], t[0]["dW1"]]),
+                               atol=1e-6)
+    assert "nan" not in text and "inf" not in text
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "softplus", "gelu"])
+def test_lecture_view_uses_the_networks_own_activation(activation):
+    net = ffnn.mlp([3, 10, 4], activation=activation, seed=0)
+    X, y = _data()
+    with trace(net) as t:
+        net.loss_and_gradients(X, y, "ce")
+    s, v = t[0], lecture_view(t[0])
+    np.testing.assert_allclose(v["F"], s["A1"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(v["dV_lecture"], np.vstack([s["db1"], s["dW1"]]), atol=1e-6)
+
+
+def test_lecture_view_reads_the_layers_parameters_and_formula():
+    net = ffnn.Sequential(ffnn.Dense(3, 10, rng=0), ffnn.LeakyReLU(0.3), ffnn.Dense(10, 4, rng=1))
+    X, y = _data()
+    with trace(net) as t:
+        net.loss_and_gradients(X, y, "ce")
+    v = lecture_view(t[0])
+    np.testing.assert_allclose(v["F"], t[0]["A1"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(v["dV_lecture"], np.vstack([t[0]["db1"], t[0]["dW1"]]),
+                               atol=1e-6)
+    assert "where(X̂ > 0, 1, 0.3)" in v.format()  # f' as LeakyReLU.formula states it
+
+
+def test_lecture_view_refuses_a_layer_between_the_activation_and_dense_2():
+    net = ffnn.mlp([3, 10, 4], activation="sigmoid", dropout=0.5, seed=0)
+    X, y = _data()
+    with trace(net) as t:
+        net.loss_and_gradients(X, y, "ce")
+    with pytest.raises(ValueError, match="A1_dropout"):
+        lecture_view(t[0])

@@ -39,12 +39,16 @@ from .training import Callback, History, TrainingDiverged, evaluate, fit, resume
 
 # Submodules with optional dependencies, imported on first attribute access.
 _LAZY = {"datasets", "metrics", "plots", "cli", "sklearn", "diagnostics", "explain", "export",
-         "typed", "exercises", "playground", "course"}
+         "typed", "exercises", "playground", "course", "sweeps"}
+# Functions of those submodules, the same way: ffnn.sweep(...) is ffnn.sweeps.sweep
+_LAZY_FUNCTIONS = {"sweep": "sweeps"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_FUNCTIONS:
+        return getattr(importlib.import_module(f".{_LAZY_FUNCTIONS[name]}", __name__), name)
     raise AttributeError(f"module 'ffnn' has no attribute {name!r}")
 
 

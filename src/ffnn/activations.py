@@ -4,7 +4,9 @@ Each class caches exactly what its derivative needs: sigmoid and tanh their *out
 (sigma' = s (1 - s), tanh' = 1 - a^2), ReLU its mask, the others their input.
 Notation: Z is the layer input (a pre-activation), A = f(Z) its output, dA = dL/dA, and the
 backward pass returns dZ = dA * f'(Z) (elementwise product).  Every array has the shape of Z,
-(N, D), except that Softmax works on whole rows.
+(N, D), except that Softmax works on whole rows.  Each class also carries its equations as
+``formula`` (text and LaTeX templates, ``ffnn.formula``), which ``explain`` and ``tracing`` read;
+``tests/test_formulas.py`` checks them against the code and the docstring.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from . import functional as F
 from ._checks import check_nonneg_float
+from .formula import Formula
 from .layers import Layer
 
 
@@ -24,8 +27,15 @@ class Activation(Layer):
     #: True for activations with a kink (ReLU at 0, ...): their ``mask`` attribute holds the
     #: pattern of active units, which a gradient check watches for crossings.
     piecewise: bool = False
+    #: the equations, as text and LaTeX templates ({x} = Z, {a} = A, {da} = dA, parameters by
+    #: name), read by ``ffnn.explain`` and ``ffnn.tracing``; None for an activation without one
+    formula: Formula | None = None
 
-    def _clear_cache(self) -> None:
+    def formula_params(self) -> dict:
+        """The values of the formula's parameter placeholders (``{alpha}``): ``config()``."""
+        return self.config()
+
+    def clear_cache(self) -> None:
         self.__dict__.update({k: None for k in ("Z", "A", "mask") if k in self.__dict__})
 
 
@@ -38,6 +48,8 @@ class Identity(Activation):
     """
 
     name = "identity"
+    formula = Formula(forward="{x}", backward="{da}", forward_tex="{x}", backward_tex="{da}",
+                      derivative="1", derivative_tex="1")
 
     def forward(self, x, *, training=False):
         return x
@@ -56,6 +68,9 @@ class Sigmoid(Activation):
     """
 
     name = "sigmoid"
+    formula = Formula.elementwise(forward="sigmoid({x})", derivative="{a} * (1 - {a})",
+                                  forward_tex=r"\sigma({x})",
+                                  derivative_tex=r"{a} \odot (1 - {a})")
 
     def forward(self, x, *, training=False):
         self.A = F.sigmoid(x)
@@ -78,6 +93,9 @@ class Tanh(Activation):
     """
 
     name = "tanh"
+    formula = Formula.elementwise(forward="tanh({x})", derivative="(1 - {a}**2)",
+                                  forward_tex=r"\tanh({x})",
+                                  derivative_tex=r"(1 - {{{a}}}^{{2}})")
 
     def forward(self, x, *, training=False):
         self.A = np.tanh(x)
@@ -91,12 +109,15 @@ class Tanh(Activation):
 class ReLU(Activation):
     r"""A = max(Z, 0);   dZ = dA * 1{Z > 0}   (the derivative at exactly 0 is taken as 0).
 
-    $$A = \max(Z, 0), \qquad dZ = dA \odot \mathbb{1}[Z > 0]$$
+    $$A = \max(Z, 0), \qquad dZ = dA \odot \mathbf{1}[Z > 0]$$
 
     Shapes: Z, A, dA and dZ all (N, D); elementwise.
     """
 
     name = "relu"
+    formula = Formula.elementwise(forward="relu({x})", derivative="1[{x} > 0]",
+                                  forward_tex=r"\max({x}, 0)",
+                                  derivative_tex=r"\mathbf{{1}}[{x} > 0]")
     piecewise = True
 
     def forward(self, x, *, training=False):
@@ -117,6 +138,11 @@ class LeakyReLU(Activation):
     """
 
     name = "leaky_relu"
+    formula = Formula.elementwise(
+        forward="where({x} > 0, {x}, {alpha} * {x})",
+        derivative="where({x} > 0, 1, {alpha})",
+        forward_tex=r"\begin{{cases}} {x} & {x} > 0 \\ {alpha}\,{x} & {x} \le 0 \end{{cases}}",
+        derivative_tex=r"\begin{{cases}} 1 & {x} > 0 \\ {alpha} & {x} \le 0 \end{{cases}}")
     piecewise = True
 
     def __init__(self, alpha: float = 0.01) -> None:
@@ -145,6 +171,13 @@ class ELU(Activation):
     """
 
     name = "elu"
+    formula = Formula.elementwise(
+        forward="where({x} > 0, {x}, {alpha} * (exp({x}) - 1))",
+        derivative="where({x} > 0, 1, {a} + {alpha})",
+        forward_tex=r"\begin{{cases}} {x} & {x} > 0 \\ {alpha}\,(e^{{{x}}} - 1) & {x} \le 0 "
+                    r"\end{{cases}}",
+        derivative_tex=r"\begin{{cases}} 1 & {x} > 0 \\ {a} + {alpha} & {x} \le 0 "
+                       r"\end{{cases}}")
     piecewise = True
 
     def __init__(self, alpha: float = 1.0) -> None:
@@ -171,16 +204,20 @@ class GELU(Activation):
         A = 0.5 Z (1 + T),   T = tanh(u),   u = c (Z + 0.044715 Z^3),   c = sqrt(2 / pi)
         dZ = dA * [0.5 (1 + T) + 0.5 Z (1 - T^2) c (1 + 3 * 0.044715 Z^2)]
 
-    $$A = \tfrac12 Z (1 + T), \quad T = \tanh\big(c\,(Z + 0.044715\,Z^3)\big), \quad
-    c = \sqrt{2/\pi}$$
+    $$A = \mathrm{gelu}(Z) = \tfrac12 Z (1 + T), \quad
+    T = \tanh\big(c\,(Z + 0.044715\,Z^3)\big), \quad c = \sqrt{2/\pi}$$
 
-    $$dZ = dA \odot \big[\tfrac12 (1 + T) + \tfrac12 Z (1 - T^2)\, c\,(1 + 3 \cdot 0.044715\,Z^2)
-    \big]$$
+    $$dZ = dA \odot \mathrm{gelu}'(Z)
+    = dA \odot \big[\tfrac12 (1 + T) + \tfrac12 Z (1 - T^2)\, c\,(1 + 3 \cdot 0.044715\,Z^2)\big]$$
 
     Shapes: Z, A, dA and dZ all (N, D); elementwise.
     """
 
     name = "gelu"
+    #: symbolic: the tanh approximation is written out in the docstring
+    formula = Formula.elementwise(forward="gelu({x})", derivative="gelu'({x})",
+                                  forward_tex=r"\mathrm{{gelu}}({x})",
+                                  derivative_tex=r"\mathrm{{gelu}}'({x})")
     _C = float(np.sqrt(2.0 / np.pi))
     _K = 0.044715
 
@@ -195,7 +232,7 @@ class GELU(Activation):
         du_dz = t(self._C) * (1 + t(3 * self._K) * Z * Z)
         return dout * (t(0.5) * (1 + T) + t(0.5) * Z * (1 - T * T) * du_dz)
 
-    def _clear_cache(self):
+    def clear_cache(self):
         self.Z = self.T = None
 
 
@@ -209,6 +246,9 @@ class Softplus(Activation):
     """
 
     name = "softplus"
+    formula = Formula.elementwise(forward="log(1 + exp({x}))", derivative="sigmoid({x})",
+                                  forward_tex=r"\log(1 + e^{{{x}}})",
+                                  derivative_tex=r"\sigma({x})")
 
     def forward(self, x, *, training=False):
         self.Z = x
@@ -227,6 +267,11 @@ class Softmax(Activation):
     $$A_{nj} = \frac{e^{Z_{nj}}}{\sum_k e^{Z_{nk}}}, \qquad
     dZ_{nj} = A_{nj} \Big(dA_{nj} - \sum_i dA_{ni} A_{ni}\Big)$$
 
+    or, for whole matrices (the sum runs along each row):
+
+    $$A = \mathrm{softmax}(Z), \qquad
+    dZ = A \odot \big(dA - \textstyle\sum_{\text{row}}(dA \odot A)\big)$$
+
     Shapes: Z, A, dA and dZ all (N, C); each row is one distribution over the C classes.
 
     Use it when you want probabilities inside a network.  To *train* a classifier, leave the
@@ -234,6 +279,13 @@ class Softmax(Activation):
     """
 
     name = "softmax"
+    #: {unit} is "row" (or "column" in the column convention), {axis} its axis: 1 (or 0)
+    formula = Formula(
+        forward="softmax_{unit}s({x})",
+        backward="{a} * ({da} - sum({da} * {a}, axis={axis}, keepdims=True))",
+        forward_tex=r"\mathrm{{softmax}}({x})",
+        backward_tex=r"{a} \odot \big({da} - \textstyle\sum_{{\text{{{unit}}}}}({da} \odot {a})"
+                     r"\big)")
 
     def forward(self, x, *, training=False):
         self.A = F.softmax(x, axis=1)

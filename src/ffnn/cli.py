@@ -4,6 +4,7 @@ playground, export, course.
     ffnn demo                                   seed 001's moons network (the default command)
     ffnn train --dataset moons --hidden 16,32   a run directory with model, history, plots
     ffnn train --config run.toml                the same settings from a TOML file
+    ffnn sweep sweep.toml --out DIR             many trainings: a grid or random search
     ffnn evaluate RUN/model.npz --dataset moons
     ffnn predict RUN/model.npz input.csv --output predictions.csv
     ffnn resume RUN                             continue an interrupted run exactly
@@ -359,16 +360,30 @@ def cmd_train(args) -> int:
     cfg = load_config(args.config, overrides)
     if args.full_batch:
         cfg.batch_size = None
-    run = _run_dir(cfg, args.out)
+    return train_run(cfg, _run_dir(cfg, args.out), verbose=args.verbose,
+                     overwrite=args.overwrite)
+
+
+def train_run(cfg, run: Path, *, verbose: int = 1, overwrite: bool = False, data=None,
+              plots: bool = True, checkpoint: bool = True) -> int:
+    """Train ``cfg`` (a validated ``load_config`` result) into the run directory ``run``, as
+    ``ffnn train`` does: locked, manifest, metrics, model, checkpoint, history (and plots).
+
+    ``data``: the ``ffnn.datasets.Dataset`` that ``load_data(cfg)`` would give, already loaded
+    (``ffnn sweep`` loads it once for many trials).  ``checkpoint=False``: no checkpoint.npz
+    (it is written after every epoch, for ``ffnn resume``).  Returns 0.
+    """
+    run = Path(run)
     with _locked_run(run, "train", "wait for it or choose another --out", create=True) as state:
         # checked under the lock: of two runs started together, the second sees the first
-        if (run / "manifest.json").exists() and not args.overwrite:
+        if (run / "manifest.json").exists() and not overwrite:
             raise CLIError(f"{run} already holds a run: use `ffnn resume {run}`, another "
                            "--out, or --overwrite")
-        if args.overwrite:  # no file of the old run may outlive the new one
+        if overwrite:  # no file of the old run may outlive the new one
             for name in RUN_OUTPUTS:
                 (run / name).unlink(missing_ok=True)
-        return _train(cfg, run, verbose=args.verbose, resume=None, state=state)
+        return _train(cfg, run, verbose=verbose, resume=None, state=state, data=data,
+                      plots=plots, checkpoint=checkpoint)
 
 
 #: the files a run writes (removed first by --overwrite)
@@ -515,12 +530,13 @@ def _parse_hidden(text: str | None):
             from None
 
 
-def _train(cfg, run: Path, verbose: int, resume, state: dict) -> int:
+def _train(cfg, run: Path, verbose: int, resume, state: dict, data=None,
+           plots: bool = True, checkpoint: bool = True) -> int:
     import ffnn
 
     from ._checks import DataScaleWarning, check_float_range, large_features_message
 
-    data = load_data(cfg)
+    data = load_data(cfg) if data is None else data
     loss = _loss_for(cfg, data.task)
     standardize = cfg.standardize if cfg.standardize is not None else \
         (data.name not in ("mnist", "fashion_mnist", "digits"))
@@ -571,7 +587,8 @@ def _train(cfg, run: Path, verbose: int, resume, state: dict) -> int:
     t0 = time.perf_counter()
     common = dict(batch_size=cfg.batch_size, seed=cfg.seed, verbose=verbose,
                   validation_split=cfg.validation_split, callbacks=callbacks,
-                  checkpoint=ckpt_path, fused=True if cfg.fused else "auto")
+                  checkpoint=ckpt_path if checkpoint else None,
+                  fused=True if cfg.fused else "auto")
     if resume is not None:
         manifest.update(status="running", resumed=time.strftime("%Y-%m-%dT%H:%M:%S"),
                         pid=os.getpid(), host=platform.node())
@@ -597,7 +614,7 @@ def _train(cfg, run: Path, verbose: int, resume, state: dict) -> int:
     manifest.update(status=status, finished=time.strftime("%Y-%m-%dT%H:%M:%S"),
                     epochs_done=len(history))
     manifest_path.write_text(json.dumps(manifest, indent=2))
-    plots = _write_plots(run, net, history, data, Xtr, Xte, loss)
+    plots = _write_plots(run, net, history, data, Xtr, Xte, loss) if plots else []
     _print_metrics(f"train ({metrics['train']['n_samples']} samples)", metrics["train"])
     _print_metrics(f"test ({metrics['test']['n_samples']} samples)", metrics["test"])
     print(f"run directory: {run}  ({status}, {len(history)} epochs, {seconds:.1f} s; "
@@ -935,6 +952,42 @@ def cmd_playground(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    """Run a sweep file's trials (skipping those already finished in --out)."""
+    from . import sweeps
+
+    if sum(x is not None for x in (args.workers, args.local_cluster, args.scheduler)) > 1:
+        raise CLIError("choose one of --workers, --local-cluster and --scheduler")
+    try:
+        spec = sweeps.load_spec(args.sweep_file)
+    except sweeps.SweepError as exc:
+        raise CLIError(str(exc)) from None
+    for note in spec.notes:
+        print(f"ffnn: note: {note}", file=sys.stderr)
+
+    def progress(row, done, total):
+        if args.verbose:
+            what = {k: row[k] for k in spec.swept}
+            tail = f" {row['error']}" if row.get("error") else ""
+            print(f"[{done}/{total}] {row['status']:<8} {what}{tail}", flush=True)
+
+    try:
+        result = sweeps.sweep(spec, args.out, workers=args.workers,
+                              local_cluster=args.local_cluster, scheduler=args.scheduler,
+                              retry_failed=args.retry_failed, plots=not args.no_plots,
+                              progress=progress)
+    except sweeps.SweepError as exc:
+        raise CLIError(str(exc)) from None
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(result.counts().items()))
+    where = f" on {result.backend}" if result.ran else ""
+    print(f"{len(result.rows)} trials ({counts}): {result.ran} run{where} in "
+          f"{result.seconds:.1f} s, {result.skipped} already finished; "
+          f"{Path(args.out) / 'results.csv'}")
+    for path in result.plots:
+        print(f"plot: {path}")
+    return 0
+
+
 def cmd_course(args) -> int:
     """The teacher kit: ``release`` the student versions, ``grade`` the submissions."""
     from . import course
@@ -1015,6 +1068,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="reuse an existing run directory")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sweep", help="many trainings: a grid or random search, in parallel",
+                       description="Run every trial of SWEEP.toml ([train]: the settings of "
+                       "`ffnn train --config`; [sweep]: the lists or distributions to search) "
+                       "as a run directory under --out, with DIR/results.csv and plots. "
+                       "Trials already finished in --out are skipped. Default: local worker "
+                       "processes, one per core.")
+    p.add_argument("sweep_file", metavar="SWEEP.toml")
+    p.add_argument("--out", required=True, metavar="DIR", help="the sweep's directory")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="local worker processes (default: the cores; 1: in this process)")
+    p.add_argument("--local-cluster", type=int, metavar="N",
+                   help="a Dask LocalCluster of N processes on this machine")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="run the trials recorded as failed again")
+    p.add_argument("--no-plots", action="store_true", help="no plots of the results")
+    p.add_argument("--verbose", type=int, default=1, choices=(0, 1))
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("evaluate", help="metrics of a saved model on a data set")
     p.add_argument("model")

@@ -11,6 +11,9 @@
       dW2 = A1.T @ dZ2          (512,N) @ (N,10) -> (512,10)
     ...
 
+The activation, Dropout and loss lines are those classes' own ``formula`` (``ffnn.formula``),
+stated once beside their code; a layer or loss without one gets a generic line.
+
 The names are those of ``ffnn.tracing`` (Dense layers numbered from 1, ``Z`` before and
 ``A`` after each activation), so every line can be checked against a traced step.
 
@@ -26,12 +29,15 @@ one sample per *column*:  Z_l = W_l A_{l-1} + b_l 1^T, where that W_l is ffnn's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .activations import Activation
-from .layers import Dense, Dropout, Layer
-from .losses import MSE, BinaryCrossEntropy, Loss, SoftmaxCrossEntropy, get_loss
-from .network import Sequential
-from .tracing import layer_names
+from .formula import Formula, LossFormula
+from .layers import Dense, Layer
+from .losses import Loss, get_loss
+from .naming import layer_names
+
+if TYPE_CHECKING:
+    from .network import Sequential
 
 __all__ = ["Equation", "Explanation", "equations", "explain"]
 
@@ -55,38 +61,6 @@ class Equation:
     operands: tuple[Shape, ...] = ()
     ops: tuple[str, ...] = ()
     note: str = ""
-
-
-# --------------------------------------------------------------------------- activations
-# (forward text, backward text, forward LaTeX, backward LaTeX); {x} = input, {a} = output,
-# {da} = dL/d(output)
-_ACTIVATION_FORMS: dict[str, tuple[str, str, str, str]] = {
-    "identity": ("{x}", "{da}", "{x}", "{da}"),
-    "sigmoid": ("sigmoid({x})", "{da} * {a} * (1 - {a})",
-                r"\sigma({x})", r"{da} \odot {a} \odot (1 - {a})"),
-    "tanh": ("tanh({x})", "{da} * (1 - {a}**2)",
-             r"\tanh({x})", r"{da} \odot (1 - {{{a}}}^{{2}})"),
-    "relu": ("relu({x})", "{da} * 1[{x} > 0]",
-             r"\max({x}, 0)", r"{da} \odot \mathbf{{1}}[{x} > 0]"),
-    "leaky_relu": ("where({x} > 0, {x}, {alpha} * {x})", "{da} * where({x} > 0, 1, {alpha})",
-                   r"\max({x}, {alpha}\,{x})",
-                   r"{da} \odot \begin{{cases}} 1 & {x} > 0 \\ {alpha} & \text{{else}}"
-                   r"\end{{cases}}"),
-    "elu": ("where({x} > 0, {x}, {alpha} * (exp({x}) - 1))",
-            "{da} * where({x} > 0, 1, {a} + {alpha})",
-            r"\mathrm{{elu}}_{{{alpha}}}({x})",
-            r"{da} \odot \begin{{cases}} 1 & {x} > 0 \\ {a} + {alpha} & \text{{else}}"
-            r"\end{{cases}}"),
-    "gelu": ("gelu({x})", "{da} * gelu'({x})",
-             r"\mathrm{{gelu}}({x})", r"{da} \odot \mathrm{{gelu}}'({x})"),
-    "softplus": ("log(1 + exp({x}))", "{da} * sigmoid({x})",
-                 r"\log(1 + e^{{{x}}})", r"{da} \odot \sigma({x})"),
-    "softmax": ("softmax_{unit}s({x})",
-                "{a} * ({da} - sum({da} * {a}, axis={axis}, keepdims=True))",
-                r"\mathrm{{softmax}}({x})",
-                r"{a} \odot \big({da} - \textstyle\sum_{{\text{{{unit}}}}}({da} \odot {a})"
-                r"\big)"),
-}
 
 
 def _tex_name(name: str) -> str:
@@ -158,28 +132,18 @@ def equations(
     if loss is not None:
         loss = get_loss(loss)
         Y = act_shape(K)
-        sum_over = "columns" if col else "rows"
-        if isinstance(loss, SoftmaxCrossEntropy):
-            eqs.append(Equation("loss", "P", f"softmax_{sum_over}({out})",
-                                rf"\mathrm{{softmax}}({tout})", Y,
-                                note="Y: one-hot targets"))
-            eqs.append(Equation("loss", "loss", "-sum(Y * log(P)) / N",
-                                r"-\tfrac{1}{N} \textstyle\sum Y \odot \log P", ()))
-            dout_eq = Equation("backward", "d" + out, "(P - Y) / N", r"\tfrac{1}{N}(P - Y)", Y,
-                               note="softmax Jacobian and -Y/P cancel")
-        elif isinstance(loss, BinaryCrossEntropy):
-            eqs.append(Equation("loss", "P", f"sigmoid({out})", rf"\sigma({tout})", Y))
-            eqs.append(Equation("loss", "loss", f"sum(softplus({out}) - Y * {out}) / {n_el}",
-                                rf"\tfrac{{1}}{{{_tex_count(n_el)}}} \textstyle\sum "
-                                rf"\mathrm{{softplus}}({tout}) - Y \odot {tout}", ()))
-            dout_eq = Equation("backward", "d" + out, f"(P - Y) / {n_el}",
-                               rf"\tfrac{{1}}{{{_tex_count(n_el)}}}(P - Y)", Y)
-        elif isinstance(loss, MSE):
-            eqs.append(Equation("loss", "loss", f"sum(({out} - Y)**2) / {n_el}",
-                                rf"\tfrac{{1}}{{{_tex_count(n_el)}}} \textstyle\sum "
-                                rf"({tout} - Y)^{{2}}", ()))
-            dout_eq = Equation("backward", "d" + out, f"2 * ({out} - Y) / {n_el}",
-                               rf"\tfrac{{2}}{{{_tex_count(n_el)}}}({tout} - Y)", Y)
+        form = loss.formula
+        if isinstance(form, LossFormula):
+            unit = "column" if col else "row"
+            fill = {"out": out, "N": N, "NK": n_el, "unit": unit}
+            tfill = {"out": tout, "N": _tex_count(N), "NK": _tex_count(n_el), "unit": unit}
+            if form.prob:
+                eqs.append(Equation("loss", "P", form.prob.format(**fill),
+                                    form.prob_tex.format(**tfill), Y, note=form.prob_note))
+            eqs.append(Equation("loss", "loss", form.loss.format(**fill),
+                                form.loss_tex.format(**tfill), ()))
+            dout_eq = Equation("backward", "d" + out, form.dout.format(**fill),
+                               form.dout_tex.format(**tfill), Y, note=form.dout_note)
         else:
             eqs.append(Equation("loss", "loss", f"{type(loss).__name__}({out}, Y)",
                                 rf"\mathrm{{{type(loss).__name__}}}({tout}, Y)", ()))
@@ -231,36 +195,32 @@ def _tex_count(n: Dim) -> str:
     return str(n).strip("()").replace("*", r" \cdot ")
 
 
-def _act_params(layer: Layer, col: bool) -> dict[str, str]:
-    return {"alpha": f"{getattr(layer, 'alpha', 0.0):g}", "unit": "column" if col else "row",
-            "axis": 0 if col else 1}
+def _formula_fill(layer: Layer, col: bool) -> dict[str, object]:
+    """Values for a layer formula's placeholders: its parameters (``formula_params()``, else
+    ``config()``) and the convention's ``{unit}`` ("row"/"column") and ``{axis}`` (1/0)."""
+    params = getattr(layer, "formula_params", layer.config)()
+    fill: dict[str, object] = {k: f"{v:g}" if isinstance(v, float) else v
+                               for k, v in params.items()}
+    return {**fill, "unit": "column" if col else "row", "axis": 0 if col else 1}
 
 
 def _forward_form(layer: Layer, x: str, a: str, tx: str, ta: str,
                   col: bool) -> tuple[str, str, str]:
-    if isinstance(layer, Dropout):
-        keep = 1.0 - layer.p
-        return (f"{x} * M,  M = 1[U >= {layer.p:g}] / {keep:g}",
-                rf"{tx} \odot M,\ M = \mathbf{{1}}[U \ge {layer.p:g}] / {keep:g}",
-                "training only; identity at inference")
-    kind = layer.name if isinstance(layer, Activation) else ""
-    if kind in _ACTIVATION_FORMS:
-        ft, _, fx, _ = _ACTIVATION_FORMS[kind]
-        p = _act_params(layer, col)
-        return ft.format(x=x, a=a, **p), fx.format(x=tx, a=ta, **p), ""
+    form = getattr(layer, "formula", None)
+    if isinstance(form, Formula):
+        p = _formula_fill(layer, col)
+        return (form.forward.format(x=x, a=a, **p), form.forward_tex.format(x=tx, a=ta, **p),
+                form.note)
     return f"{type(layer).__name__}({x})", rf"\mathrm{{{type(layer).__name__}}}({tx})", ""
 
 
 def _backward_form(layer: Layer, x: str, a: str, tx: str, ta: str,
                    col: bool) -> tuple[str, str]:
-    if isinstance(layer, Dropout):
-        return f"d{a} * M", rf"d{ta} \odot M"
-    kind = layer.name if isinstance(layer, Activation) else ""
-    if kind in _ACTIVATION_FORMS:
-        _, bt, _, bx = _ACTIVATION_FORMS[kind]
-        p = _act_params(layer, col)
-        return (bt.format(x=x, a=a, da="d" + a, **p),
-                bx.format(x=tx, a=ta, da="d" + ta, **p))
+    form = getattr(layer, "formula", None)
+    if isinstance(form, Formula):
+        p = _formula_fill(layer, col)
+        return (form.backward.format(x=x, a=a, da="d" + a, **p),
+                form.backward_tex.format(x=tx, a=ta, da="d" + ta, **p))
     return (f"{type(layer).__name__}.backward(d{a})",
             rf"\mathrm{{{type(layer).__name__}}}'(d{ta})")
 

@@ -20,6 +20,7 @@ import copy
 import numpy as np
 
 from ._checks import RESHAPE_HINT, check_dtype, check_positive_int, check_probability
+from .formula import Formula
 from .init import as_generator, get_initializer, initializer_name
 
 
@@ -58,7 +59,7 @@ class Layer:
     def astype(self, dtype) -> Layer:
         """A copy of this layer with parameters (and gradients) in ``dtype``."""
         new = copy.deepcopy(self)
-        new._clear_cache()
+        new.clear_cache()
         for k in new.params:
             new.params[k] = new.params[k].astype(dtype)
             new.grads[k] = np.zeros_like(new.params[k])
@@ -66,7 +67,7 @@ class Layer:
             new.dtype = np.dtype(dtype)
         return new
 
-    def _clear_cache(self) -> None:
+    def clear_cache(self) -> None:
         """Drop arrays cached by forward (they are not part of the model)."""
         for name in ("x", "out", "mask"):
             if name in self.__dict__:
@@ -175,6 +176,14 @@ class Dropout(Layer):
     deterministic, e.g. for a gradient check.
     """
 
+    #: the equations as text and LaTeX templates (see ``ffnn.formula``), read by ffnn.explain
+    formula = Formula(
+        forward="{x} * M,  M = 1[U >= {p}] / {keep}",
+        backward="{da} * M",
+        forward_tex=r"{x} \odot M,\ M = \mathbf{{1}}[U \ge {p}] / {keep}",
+        backward_tex=r"{da} \odot M",
+        note="training only; identity at inference")
+
     def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
         self.p = check_probability(p, "dropout probability p")
@@ -199,3 +208,7 @@ class Dropout(Layer):
 
     def config(self) -> dict:
         return {"p": self.p}
+
+    def formula_params(self) -> dict:
+        """The values of the formula's placeholders: ``p`` and the kept fraction ``keep``."""
+        return {"p": self.p, "keep": 1.0 - self.p}

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import functional as F
 from ._checks import as_float_array, check_finite
+from .formula import LossFormula
 
 
 class Loss:
@@ -24,6 +25,9 @@ class Loss:
 
     name: str = ""
     output_kind: str = "identity"
+    #: the equations as text and LaTeX templates ({out} = the output's name, {N} = batch size,
+    #: {NK} = number of elements), read by ``ffnn.explain``; None for a loss without them
+    formula: LossFormula | None = None
 
     def forward(self, out: np.ndarray, y) -> float:
         """The mean loss L of the raw output ``out`` (N, K) against targets ``y``; caches what
@@ -81,6 +85,11 @@ class MSE(Loss):
 
     name = "mse"
     output_kind = "identity"
+    formula = LossFormula(
+        loss="sum(({out} - Y)**2) / {NK}",
+        loss_tex=r"\tfrac{{1}}{{{NK}}} \textstyle\sum ({out} - Y)^{{2}}",
+        dout="2 * ({out} - Y) / {NK}",
+        dout_tex=r"\tfrac{{2}}{{{NK}}}({out} - Y)")
 
     def prepare_targets(self, y, n_outputs, dtype):
         y = as_float_array(y, "y", dtype=dtype)
@@ -118,6 +127,12 @@ class BinaryCrossEntropy(Loss):
 
     name = "bce"
     output_kind = "sigmoid"
+    formula = LossFormula(
+        prob="sigmoid({out})", prob_tex=r"\sigma({out})",
+        loss="sum(softplus({out}) - Y * {out}) / {NK}",
+        loss_tex=r"\tfrac{{1}}{{{NK}}} \textstyle\sum \mathrm{{softplus}}({out}) - Y \odot {out}",
+        dout="(P - Y) / {NK}",
+        dout_tex=r"\tfrac{{1}}{{{NK}}}(P - Y)")
 
     def prepare_targets(self, y, n_outputs, dtype):
         y = as_float_array(y, "y", dtype=dtype)
@@ -159,6 +174,15 @@ class SoftmaxCrossEntropy(Loss):
 
     name = "ce"
     output_kind = "softmax"
+    #: {unit} is "row" (or "column" in the column convention)
+    formula = LossFormula(
+        prob="softmax_{unit}s({out})", prob_tex=r"\mathrm{{softmax}}({out})",
+        prob_note="Y: one-hot targets",
+        loss="-sum(Y * log(P)) / {N}",
+        loss_tex=r"-\tfrac{{1}}{{{N}}} \textstyle\sum Y \odot \log P",
+        dout="(P - Y) / {N}",
+        dout_tex=r"\tfrac{{1}}{{{N}}}(P - Y)",
+        dout_note="softmax Jacobian and -Y/P cancel")
 
     def prepare_targets(self, y, n_outputs, dtype):
         """Integer labels stay integer (N,); one-hot rows are validated and cast to ``dtype``."""

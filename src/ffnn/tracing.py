@@ -56,54 +56,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .activations import Activation
-from .functional import softmax
-from .layers import Dense, Layer
+from .activations import Activation, get_activation
+from .functional import one_hot, sigmoid, softmax
+from .layers import Layer
+from .naming import layer_kind, layer_names
 from .network import Sequential
 
 __all__ = ["LectureView", "Step", "Trace", "layer_names", "lecture_view", "trace"]
 
 
 # --------------------------------------------------------------------------- names
-def _kind(layer: Layer) -> str:
-    """A short lower-case name for a parameter-free layer: "relu", "sigmoid", "dropout"."""
-    if isinstance(layer, Activation) and layer.name:
-        return layer.name
-    return type(layer).__name__.lower()
-
-
-def layer_names(net: Sequential) -> list[tuple[str, int]]:
-    """(name of the layer's output, number of the last Dense layer so far) for each layer.
-
-    ``mlp([784, 512, 10])`` = Dense, ReLU, Dense gives [("Z1", 1), ("A1", 1), ("Z2", 2)].
-    The first parameter-free layer after Dense l outputs ``A{l}``; any further one before the
-    next Dense layer outputs ``A{l}_{kind}``; before the first Dense layer ``X_{kind}``.
-    """
-    names: list[tuple[str, int]] = []
-    used: set[str] = set()
-    l = 0
-    previous = "X"
-    for layer in net.layers:
-        if isinstance(layer, Dense):
-            l += 1
-            name = f"Z{l}"
-        elif l == 0:
-            name = f"X_{_kind(layer)}"
-        elif previous == f"Z{l}":
-            name = f"A{l}"
-        else:
-            name = f"A{l}_{_kind(layer)}"
-        if name in used:  # two layers of one kind in a row: A1_dropout, A1_dropout_2
-            k = 2
-            while f"{name}_{k}" in used:
-                k += 1
-            name = f"{name}_{k}"
-        used.add(name)
-        names.append((name, l))
-        previous = name
-    return names
-
-
 def _input_name(names: list[tuple[str, int]], i: int) -> str:
     """The name of layer i's input: the previous layer's output, or X."""
     return "X" if i == 0 else names[i - 1][0]
@@ -115,13 +77,17 @@ class Step(Mapping):
 
     ``index`` is the step number (counted from 0 since the trace started); ``output_kind``
     is how the network output was read ("softmax", "sigmoid" or "identity") and
-    ``activations`` maps each Dense layer number to the kind of layer that follows it.
+    ``activations`` maps each Dense layer number to the kind of layer that follows it;
+    ``activation_layers`` to that layer itself (the network's object, whose formula and
+    parameters ``lecture_view`` uses; absent where no layer follows).
     """
 
-    def __init__(self, index: int, output_kind: str, activations: dict[int, str]) -> None:
+    def __init__(self, index: int, output_kind: str, activations: dict[int, str],
+                 activation_layers: dict[int, Layer] | None = None) -> None:
         self.index = index
         self.output_kind = output_kind
         self.activations = activations
+        self.activation_layers = activation_layers or {}
         self._arrays: dict[str, np.ndarray] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -260,13 +226,14 @@ class Trace(Sequence):
         if not self._selected(k):
             self._current = None
             return
-        acts = {}
+        acts, act_layers = {}, {}
         for i, (name, l) in enumerate(self._names):
             if name == f"A{l}":
-                acts[l] = _kind(self.net.layers[i])
+                acts[l] = layer_kind(self.net.layers[i])
+                act_layers[l] = self.net.layers[i]
         for l in set(self._dense.values()) - set(acts):
             acts[l] = "identity"
-        self._current = Step(k, self.net.output_kind(), dict(sorted(acts.items())))
+        self._current = Step(k, self.net.output_kind(), dict(sorted(acts.items())), act_layers)
         self.steps.append(self._current)
 
     def on_forward(self, i: int, layer: Layer, x, out, training: bool) -> None:
@@ -388,15 +355,20 @@ class LectureView(Mapping):
 
     Putting the bias in the first row of the augmented matrix and a 1 in the first column of
     the input is the same computation as ffnn's Z = X W + b:  ``[1, X] [b; W] = 1 b + X W``.
-    So ``X_hat`` equals ``Z1`` and ``F_hat`` equals ``Z2`` (checked in ``format``).  The
-    gradients use E / N, which is dL/dZ2 only for softmax + cross-entropy and sigmoid +
-    binary cross-entropy with one output (the losses whose gradient is (G - Y) / N).
+    So ``X_hat`` equals ``Z1`` and ``F_hat`` equals ``Z2`` (checked in ``format``).  f and f'
+    are the network's own activation layer (its ``forward``, and its ``backward`` of ones for
+    the elementwise derivative), G is ``ffnn.functional``'s stable softmax or sigmoid: the
+    equations are stated once, in the layers.  The gradients use E / N, which is dL/dZ2 only
+    for softmax + cross-entropy and sigmoid + binary cross-entropy with one output (the losses
+    whose gradient is (G - Y) / N).
     """
 
-    def __init__(self, step: Step, arrays: dict[str, np.ndarray], act: str, out: str) -> None:
+    def __init__(self, step: Step, arrays: dict[str, np.ndarray], act: str, out: str,
+                 layer: Layer | None = None) -> None:
         self.step = step
         self.act = act
         self.out = out
+        self.layer = layer  # the activation f, whose formula names f'
         self._arrays = arrays
 
     def __getitem__(self, key: str) -> np.ndarray:
@@ -410,8 +382,12 @@ class LectureView(Mapping):
 
     def format(self, edgeitems: int = 2, precision: int = 4, threshold: int = 24) -> str:
         s = self.step
-        dact = {"sigmoid": "F ⊙ (1 − F)", "tanh": "(1 − F²)", "relu": "1[X̂ > 0]",
-                "identity": "1"}.get(self.act, f"{self.act}'(X̂)")
+        form = getattr(self.layer, "formula", None)
+        dact = f"{self.act}'(X̂)"
+        if form is not None and form.derivative:
+            params = getattr(self.layer, "formula_params", self.layer.config)()
+            params = {k: f"{v:g}" if isinstance(v, float) else v for k, v in params.items()}
+            dact = form.derivative.format(x="X̂", a="F", **params).replace(" * ", " ⊙ ")
         lines = [f"step {s.index} in lecture notation (seed 000), recomputed in float64:",
                  "the bias is the first row of V and W; inputs get a leading column of ones"]
         for key, label, note in _LECTURE_ORDER:
@@ -446,47 +422,49 @@ def _ones_column(A: np.ndarray) -> np.ndarray:
     return np.hstack([np.ones((A.shape[0], 1), dtype=A.dtype), A])
 
 
-def _activate(kind: str, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """f(Z) and f'(Z) for the activations the lecture view writes out."""
-    if kind == "sigmoid":
-        F = 1.0 / (1.0 + np.exp(-Z))
-        return F, F * (1 - F)
-    if kind == "tanh":
-        F = np.tanh(Z)
-        return F, 1 - F * F
-    if kind == "relu":
-        return np.maximum(Z, 0), (Z > 0).astype(Z.dtype)
-    if kind == "identity":
-        return Z, np.ones_like(Z)
-    raise ValueError(f"the lecture view writes out sigmoid, tanh, relu or identity hidden "
-                     f"layers, not {kind!r}")
+def _activation(step: Step) -> Layer:
+    """A fresh copy of the activation after Dense 1 (the network's own layer keeps its caches);
+    its ``forward`` is f and its ``backward`` of ones f', for the elementwise ones."""
+    kind = step.activations[1]
+    layer = step.activation_layers.get(1)
+    layer = get_activation(kind) if layer is None else layer.astype(np.float64)
+    form = getattr(layer, "formula", None)
+    if not isinstance(layer, Activation) or form is None or not form.derivative:
+        raise ValueError(f"the lecture view writes out an elementwise activation with a "
+                         f"formula after the first Dense layer, not {kind!r}")
+    return layer
 
 
 def lecture_view(step: Step) -> LectureView:
     """Seed 000's bias-augmented notation for a traced step of a Dense-f-Dense network.
 
     Recomputed (in float64) from the step's X, W1, b1, W2, b2 and y, so it can be compared
-    with the traced Z1, A1, Z2 and gradients.  G applies the output the step was read with
-    (softmax for a classifier, identity for regression).
+    with the traced Z1, A1, Z2 and gradients.  F = f(X_hat) and f'(X_hat) come from the
+    network's activation layer itself; G applies the output the step was read with
+    (``ffnn.functional``'s softmax for a classifier, sigmoid for binary cross-entropy,
+    identity for regression).
     """
-    if step.n_dense != 2 or any(k not in step for k in ("X", "W1", "b1", "W2", "b2")):
+    extra = [k for k in step if k.startswith(("A1_", "X_"))]
+    if step.n_dense != 2 or extra or any(k not in step for k in ("X", "W1", "b1", "W2", "b2")):
         raise ValueError("the lecture notation describes a network Dense, activation, Dense "
-                         f"(like mlp([3, 10, 4])); this step has {step.n_dense} Dense layers")
-    act = step.activations[1]
+                         f"(like mlp([3, 10, 4])); this step has {step.n_dense} Dense layers"
+                         + (f" and the extra layers {', '.join(extra)}" if extra else ""))
+    f = _activation(step)
     f64 = np.float64
     X = step["X"].astype(f64)
     V = np.vstack([step["b1"][None, :], step["W1"]]).astype(f64)
     Wt = np.vstack([step["b2"][None, :], step["W2"]]).astype(f64)
     X_tilde = _ones_column(X)
     X_hat = X_tilde @ V
-    F, dF = _activate(act, X_hat)
+    F = f.forward(X_hat, training=True)
+    dF = f.backward(np.ones_like(X_hat))  # f'(X_hat): the backward of dA = 1
     F_tilde = _ones_column(F)
     F_hat = F_tilde @ Wt
     out = step.output_kind
     if out == "softmax":
         G = softmax(F_hat, axis=1)
     elif out == "sigmoid":
-        G = 1.0 / (1.0 + np.exp(-F_hat))
+        G = sigmoid(F_hat)
     else:
         G = F_hat
     arrays = {"X": X, "X_tilde": X_tilde, "V": V, "X_hat": X_hat, "F": F,
@@ -494,7 +472,7 @@ def lecture_view(step: Step) -> LectureView:
     if "y" in step:
         y = np.asarray(step["y"])
         if out == "softmax" and y.ndim == 1:
-            Y = np.eye(G.shape[1])[y.astype(np.int64)]
+            Y = one_hot(y, G.shape[1], dtype=f64)
         else:
             Y = y.reshape(G.shape).astype(f64)
         N = X.shape[0]
@@ -503,4 +481,4 @@ def lecture_view(step: Step) -> LectureView:
         if out == "softmax" or (out == "sigmoid" and G.shape[1] == 1):
             arrays["dW_lecture"] = F_tilde.T @ E / N
             arrays["dV_lecture"] = X_tilde.T @ ((E @ Wt[1:].T) * dF) / N
-    return LectureView(step, arrays, act, out)
+    return LectureView(step, arrays, step.activations[1], out, f)
