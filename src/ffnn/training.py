@@ -33,6 +33,7 @@ from .losses import Loss, get_loss
 from .network import Sequential
 from .optimizers import Optimizer
 from .running_metrics import RunningMetrics, labels_from_targets
+from .step_api import SMALL_WORK
 from .steps import ReferenceStep, batches, choose_step
 
 __all__ = ["Callback", "History", "TrainingContext", "TrainingDiverged", "evaluate", "fit",
@@ -132,15 +133,9 @@ class _Progress:
             self.bar.close()
 
 
-#: below this many multiply-adds per sample and batch (batch size x parameters), fit runs the
-#: BLAS on one thread: handing tiny matrix products to a second thread costs more than it saves
-#: (measured: seed 001's moons network trains ~20% faster on one thread, MNIST's 567k-parameter
-#: network ~1.5x slower)
-SMALL_WORK = 4_000_000
-
-
 def _blas_threads_for(work: int):
-    """One BLAS thread for small networks (needs threadpoolctl; otherwise leave BLAS alone)."""
+    """One BLAS thread for small networks (``step_api.SMALL_WORK``; needs threadpoolctl,
+    otherwise BLAS is left alone).  The one place this policy is applied, for every step."""
     if work >= SMALL_WORK:
         return contextlib.nullcontext()
     try:

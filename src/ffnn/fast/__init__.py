@@ -29,8 +29,9 @@ from collections.abc import Callable
 from ..losses import Loss
 from ..network import Sequential
 from ..optimizers import Optimizer
+from ..step_api import SMALL_WORK
 from . import kernels
-from .fused import SMALL_WORK, CompiledUpdate, DenseOp, FusedStep, loss_kind, plan
+from .fused import CompiledUpdate, DenseOp, FusedStep, loss_kind, plan
 from .parallel import ParallelStep, blas_threads, default_threads, find_blas, usable_cores
 
 COMPILE_MESSAGE = "compiling ffnn's kernels once (cached for later runs)"

@@ -45,11 +45,6 @@ from . import kernels as K
 ACTIVATIONS = {Identity: K.IDENTITY, ReLU: K.RELU, Sigmoid: K.SIGMOID, Tanh: K.TANH,
                LeakyReLU: K.LEAKY_RELU}
 
-#: below this many multiply-adds per step (batch size x parameters) BLAS runs on one thread:
-#: handing tiny products to a second thread costs more than it saves (measured: seed 001's
-#: moons network trains ~20% faster on one thread, MNIST's 567k-parameter network ~1.5x
-#: slower); the step shared between cores starts there too
-SMALL_WORK = 4_000_000
 
 
 @dataclass
@@ -168,11 +163,6 @@ def blas_limited(threads: int):
                 lib.set_num_threads(n)
 
 
-def blas_one_thread(work: int) -> contextlib.AbstractContextManager:
-    """One BLAS thread while active when ``work`` < SMALL_WORK."""
-    return contextlib.nullcontext() if work >= SMALL_WORK else blas_limited(1)
-
-
 class CompiledUpdate:
     """``optimizer.step(params, grads)`` for SGD, Adam and AdamW as one compiled call.
 
@@ -259,7 +249,6 @@ class FusedStep:
         self.update = CompiledUpdate(optimizer, self.params, self.grads) if (
             CompiledUpdate.supports(optimizer) and CompiledUpdate.usable(self.params, self.grads)
         ) else None
-        self.work = int(batch) * net.n_params()
         self._dout: np.ndarray | None = None
         self._kinds: dict[int, int | None] = {}
 
@@ -283,8 +272,8 @@ class FusedStep:
         return views
 
     def running(self) -> contextlib.AbstractContextManager:
-        """Small networks keep BLAS on one thread meanwhile (``SMALL_WORK``)."""
-        return blas_one_thread(self.work)
+        """Nothing to start (``fit`` already keeps BLAS on one thread for small networks)."""
+        return contextlib.nullcontext()
 
     def __call__(self, X: np.ndarray, y: np.ndarray) -> StepResult:
         value, out, correct = self.forward_loss(X, y)

@@ -30,7 +30,20 @@ import numpy as np
 from ..optimizers import Optimizer
 
 
-class SGDOptimizer:
+class _Rules:
+    """What scikit-learn's solver loop asks every optimiser after an epoch and when the stopping
+    rule fires (scikit-learn's ``BaseOptimizer``): by default nothing, and stop."""
+
+    def iteration_ends(self, time_step: int) -> None:
+        pass
+
+    def trigger_stopping(self, msg: str, verbose) -> bool:
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+
+class SGDOptimizer(_Rules):
     """scikit-learn's SGD with (Nesterov) momentum and learning-rate schedules (above)."""
 
     def __init__(self, params: list[np.ndarray], learning_rate_init: float,
@@ -74,7 +87,7 @@ class SGDOptimizer:
         return False
 
 
-class AdamOptimizer:
+class AdamOptimizer(_Rules):
     """scikit-learn's Adam: bias correction in the learning rate, ε added to √v (above)."""
 
     def __init__(self, params: list[np.ndarray], learning_rate_init: float = 1e-3,
@@ -98,14 +111,6 @@ class AdamOptimizer:
         for p, m, v in zip(params, self.ms, self.vs, strict=True):
             p -= self.learning_rate * m / (np.sqrt(v) + self.epsilon)
 
-    def iteration_ends(self, time_step: int) -> None:
-        pass
-
-    def trigger_stopping(self, msg: str, verbose) -> bool:
-        if verbose:
-            print(msg + " Stopping.")
-        return True
-
 
 def ffnn_names(n_layers: int) -> list[str]:
     """ffnn-style names for ``[W_1, ..., W_L, b_1, ..., b_L]``: "0.W", ..., "0.b", ...; ffnn's
@@ -113,7 +118,7 @@ def ffnn_names(n_layers: int) -> list[str]:
     return [f"{i}.W" for i in range(n_layers)] + [f"{i}.b" for i in range(n_layers)]
 
 
-class FfnnOptimizer:
+class FfnnOptimizer(_Rules):
     """An ffnn optimiser (``ffnn.get_optimizer``) behind the same interface: the ffnn extras
     ``solver="adamw" | "rmsprop" | "adagrad"`` and the fused path.  Its state is keyed by
     ``ffnn_names``."""
@@ -129,11 +134,3 @@ class FfnnOptimizer:
         names = ffnn_names(len(params) // 2)
         self.optimizer.step(dict(zip(names, params, strict=True)),
                             dict(zip(names, grads, strict=True)))
-
-    def iteration_ends(self, time_step: int) -> None:
-        pass
-
-    def trigger_stopping(self, msg: str, verbose) -> bool:
-        if verbose:
-            print(msg + " Stopping.")
-        return True
