@@ -1,20 +1,30 @@
 """Issue 21: how much faster a sweep runs on worker processes than one trial after another,
 and what Dask costs per trial.
 
-40 small trials (moons, 600 points, 2-32-32-1 ReLU, Adam, 150 epochs of batch 32; a grid of 4
-learning rates x 10 seeds; about 0.8 s each) run
-three ways in this one process, each on a fresh sweep directory:
+40 small trials (moons, 600 points, 2-32-32-1 ReLU, Adam, 600 epochs of batch 32; a grid of 4
+learning rates x 10 seeds; about 0.8 s each on the fast step), each way timed as the user
+runs it, the command ``ffnn sweep SWEEP.toml --out DIR --no-plots`` in a new process on a
+fresh directory (Python's start, imports and the workers' start included):
 
-* sequential:   ``ffnn.sweep(..., workers=1)``, the trials one after another here
-* local:        ``workers=N`` spawned processes (N = the cores; worker start included)
-* dask:         a ``LocalCluster`` of N processes, 1 thread each (its start timed apart)
+* sequential:   ``--workers 1``, the trials one after another in the command's process
+* local:        the default, one worker process per core (forked from the fork server that
+                the command starts)
+* dask:         ``--scheduler ADDRESS`` of a cluster started before (``dask scheduler`` and
+                ``dask worker --nworkers N --nthreads 1``, loopback), its start timed apart
 
-The rounds are interleaved (sequential, local, dask, sequential, ...) and the median of each
-is reported, so the ratios come from the same minutes of the same machine.  Target: local is
-at least 1.7x faster than sequential on a 2-core machine.  The results of the three backends
-must be equal, trial by trial.
+This process only waits for the commands, so nothing of its own (no scheduler, no client)
+competes with them.  The rounds are interleaved (sequential, local, dask, sequential, ...) and
+the median of each is reported, so the ratios come from the same minutes of the same machine.
+Target: local is at least 1.7x faster than sequential on a 2-core machine.  The results of
+the three must be equal, trial by trial.
 
-    python benchmarks/sweep_bench.py                  # 40 trials, 3 rounds
+    python benchmarks/sweep_bench.py                  # 40 trials, 5 rounds
+    python benchmarks/sweep_bench.py --epochs 150     # 40 trials of ~0.2 s
+
+The trials were sized at about 0.8 s when this benchmark was written; the fast step (issue 17)
+made the same 150 epochs take 0.2 s, and then a command's fixed start (~1.6 s: Python, NumPy,
+numba's compiler; in the sweep's process or in the workers' fork server) is a third of the
+local run.  600 epochs bring the trials back to ~0.8 s; ``--epochs 150`` shows the short case.
     python benchmarks/sweep_bench.py --json out.json
     FFNN_BENCH_SMOKE=1 python benchmarks/sweep_bench.py   # 6 tiny trials, 1 round (CI)
 """
@@ -22,30 +32,38 @@ must be equal, trial by trial.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import ffnn
-from ffnn.sweeps import sweep
+from ffnn.sweeps import load_spec, read_results
 
 TARGET = 1.7
 
 
 def _compute(units: int) -> float:
-    """A fixed amount of single-threaded NumPy work (the calibration's unit)."""
+    """A fixed amount of single-threaded NumPy work (the calibration's unit): every unit the
+    same products and tanh of the same matrix (no drift towards slow subnormal numbers)."""
     import numpy as np
     from threadpoolctl import threadpool_limits
 
     a = np.random.default_rng(0).standard_normal((192, 192)).astype(np.float32)
+    c = np.empty_like(a)
     t0 = time.perf_counter()
     with threadpool_limits(1):
         for _ in range(units * 300):
-            a = np.tanh(a @ a.T * 0.01)
+            np.matmul(a, a, out=c)
+            np.tanh(c, out=c)
     return time.perf_counter() - t0
 
 
@@ -70,9 +88,66 @@ def machine_parallelism(pool) -> float:
     return one / two
 
 
-def spec_for(smoke: bool) -> dict:
+def run_command(toml: Path, out: Path, extra: list[str]) -> float:
+    """Seconds that ``ffnn sweep TOML --out OUT --no-plots EXTRA`` takes, in a new process."""
+    cmd = [sys.executable, "-m", "ffnn", "sweep", str(toml), "--out", str(out), "--no-plots",
+           "--verbose", "0", *extra]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
+    return seconds
+
+
+@contextlib.contextmanager
+def dask_cluster(tmp: Path, workers: int):
+    """A Dask scheduler and ``workers`` one-thread worker processes on loopback, in their own
+    processes (as ``dask scheduler`` / ``dask worker`` run them); yields (address, seconds to
+    start)."""
+    from distributed import Client
+
+    bin_dir = Path(sys.executable).parent
+    file = tmp / "scheduler.json"
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard", "--scheduler-file", str(file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        while not file.exists():
+            time.sleep(0.05)
+        procs.append(subprocess.Popen(
+            [str(bin_dir / "dask"), "worker", "--scheduler-file", str(file), "--host",
+             "127.0.0.1", "--nworkers", str(workers), "--nthreads", "1", "--no-dashboard"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with Client(scheduler_file=str(file), timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+            address = client.scheduler.address
+        yield address, time.perf_counter() - t0
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def as_toml(spec: dict) -> str:
+    """The benchmark's sweep as a SWEEP.toml (its values are numbers, strings and lists)."""
+    def value(v) -> str:
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
+        return json.dumps(v)
+
+    return "".join(f"[{table}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in items.items())
+                   + "\n" for table, items in spec.items())
+
+
+def spec_for(smoke: bool, epochs: int = 600) -> dict:
     train = {"dataset": "moons", "n_samples": 600, "hidden": [32, 32], "activation": "relu",
-             "optimizer": "adam", "epochs": 150, "batch_size": 32, "validation_split": 0.1}
+             "optimizer": "adam", "epochs": epochs, "batch_size": 32, "validation_split": 0.1}
     seeds = 10
     if smoke:
         train.update(epochs=3, n_samples=200)
@@ -84,54 +159,46 @@ def spec_for(smoke: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=600, help="epochs per trial")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", type=Path, help="write the numbers here")
     args = parser.parse_args()
     smoke = os.environ.get("FFNN_BENCH_SMOKE") == "1"
     rounds = 1 if smoke else args.rounds
-    spec = spec_for(smoke)
-    n = len(ffnn.sweeps.load_spec(spec).trials)
-    print(f"== sweep benchmark (issue 21){' [smoke]' if smoke else ''}: {n} trials, "
+    spec = spec_for(smoke, args.epochs)
+    n = len(load_spec(spec).trials)
+    print(f"== sweep benchmark (issue 21){' [smoke]' if smoke else ''}: {n} trials of "
+          f"{spec['train']['epochs']} epochs, "
           f"{args.workers} workers, {rounds} round(s), {os.cpu_count()} cores, "
           f"{platform.python_version()}, ffnn {ffnn.__version__} ==")
 
-    from distributed import Client, LocalCluster
-
     load_before = os.getloadavg()
-
-    t0 = time.perf_counter()
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None)
-    client = Client(cluster)
-    cluster_start = time.perf_counter() - t0
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     times: dict[str, list[float]] = {"sequential": [], "local": [], "dask": []}
     capacity: list[float] = []
-    calibration = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
     rows: dict[str, list[dict]] = {}
-    try:
-        with tempfile.TemporaryDirectory(prefix="ffnn-sweep-bench-") as tmp:
-            for r in range(rounds):
-                capacity.append(machine_parallelism(calibration))
-                print(f"  round {r + 1}: two processes do NumPy work {capacity[-1]:.2f}x as "
-                      "fast as one (the machine's parallelism now)", flush=True)
-                for name, kwargs in (("sequential", {"workers": 1}),
-                                     ("local", {"workers": args.workers}),
-                                     ("dask", {"client": client})):
-                    out = Path(tmp) / f"{name}-{r}"
-                    t0 = time.perf_counter()
-                    result = sweep(spec, out, plots=False, **kwargs)
-                    times[name].append(time.perf_counter() - t0)
-                    assert result.ran == n and result.counts() == {"ok": n}, result.counts()
-                    rows[name] = result.rows
-                    print(f"  round {r + 1}: {name:<10} {times[name][-1]:7.2f} s", flush=True)
-    finally:
-        client.close()
-        cluster.close()
-        calibration.shutdown()
+    calibration = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    with tempfile.TemporaryDirectory(prefix="ffnn-sweep-bench-") as tmp:
+        toml = Path(tmp) / "sweep.toml"
+        toml.write_text(as_toml(spec), encoding="utf-8")
+        with dask_cluster(Path(tmp), args.workers) as (address, cluster_start):
+            try:
+                for r in range(rounds):
+                    capacity.append(machine_parallelism(calibration))
+                    print(f"  round {r + 1}: two processes do NumPy work {capacity[-1]:.2f}x "
+                          "as fast as one (the machine's parallelism now)", flush=True)
+                    for name, extra in (("sequential", ["--workers", "1"]),
+                                        ("local", ["--workers", str(args.workers)]),
+                                        ("dask", ["--scheduler", address])):
+                        out = Path(tmp) / f"{name}-{r}"
+                        times[name].append(run_command(toml, out, extra))
+                        rows[name] = read_results(out / "results.csv")
+                        counts = {row["status"] for row in rows[name]}
+                        assert len(rows[name]) == n and counts == {"ok"}, (name, counts)
+                        print(f"  round {r + 1}: {name:<10} {times[name][-1]:7.2f} s",
+                              flush=True)
+            finally:
+                calibration.shutdown()
     same = all([row["train_loss"] for row in rows[name]] ==
                [row["train_loss"] for row in rows["sequential"]] for name in rows)
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -142,14 +209,17 @@ def main() -> None:
     print()
     print("| backend | seconds (median) | per trial | vs sequential |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| sequential (1 process) | {med['sequential']:.2f} | "
+    print(f"| sequential (`--workers 1`) | {med['sequential']:.2f} | "
           f"{per_trial['sequential'] * 1000:.0f} ms | 1.00x |")
-    print(f"| local ({args.workers} processes, spawn; start included) | {med['local']:.2f} | "
+    print(f"| local (default: {args.workers} worker processes) | {med['local']:.2f} | "
           f"{per_trial['local'] * 1000:.0f} ms | {speedup:.2f}x |")
-    print(f"| Dask LocalCluster ({args.workers} x 1 thread; started before) | "
+    print(f"| Dask (`--scheduler`, {args.workers} workers x 1 thread, started before) | "
           f"{med['dask']:.2f} | {per_trial['dask'] * 1000:.0f} ms | {dask_speedup:.2f}x |")
     print()
-    print(f"LocalCluster start: {cluster_start:.2f} s (once per sweep with --local-cluster)")
+    print("each time is one `ffnn sweep` command in a new process: Python's start, the imports "
+          "and the local workers' start included")
+    print(f"Dask cluster start (scheduler + {args.workers} workers): {cluster_start:.2f} s "
+          "(once, before the rounds)")
     print(f"Dask overhead per trial vs local processes: {overhead * 1000:+.1f} ms "
           f"(({med['dask']:.2f} - {med['local']:.2f}) s / {n} trials)")
     print(f"same results on every backend (train loss per trial): {same}")
@@ -169,7 +239,8 @@ def main() -> None:
           + (" (smoke: trials too small to mean anything)" if smoke else ""))
     if args.json:
         args.json.write_text(json.dumps({
-            "trials": n, "workers": args.workers, "rounds": rounds, "smoke": smoke,
+            "trials": n, "epochs": spec["train"]["epochs"], "workers": args.workers,
+            "rounds": rounds, "smoke": smoke,
             "seconds": times, "median": med, "speedup_local": speedup,
             "speedup_dask": dask_speedup, "cluster_start_s": cluster_start,
             "dask_overhead_per_trial_s": overhead, "same_results": same,

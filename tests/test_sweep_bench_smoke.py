@@ -31,7 +31,7 @@ def test_sweep_bench_smoke_prints_the_table(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300, cwd=REPO,
                           env={**os.environ, "FFNN_BENCH_SMOKE": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for text in ("| sequential (1 process) |", "| local (", "| Dask LocalCluster (",
+    for text in ("| sequential (`--workers 1`) |", "| local (", "| Dask (`--scheduler`",
                  "Dask overhead per trial", "same results on every backend (train loss per "
                  "trial): True", "target: local >= 1.7x"):
         assert text in proc.stdout, text

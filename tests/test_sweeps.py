@@ -302,3 +302,25 @@ def test_a_trial_whose_data_cannot_be_loaded_is_recorded_failed(tmp_path):
     assert status["moons"] == ("ok", "")
     assert status[str(tmp_path / "missing.csv")][0] == "failed"
     assert "missing.csv" in status[str(tmp_path / "missing.csv")][1]
+
+
+def _loaded_before_the_task() -> dict:
+    import sys
+
+    return {"preload": "ffnn.sweeps.preload" in sys.modules,
+            "kernels_run": "ffnn.fast.kernels" in sys.modules}
+
+
+def test_local_workers_are_forked_from_a_server_that_loaded_ffnn_once():
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ffnn.sweeps.backends import ProcessBackend
+
+    backend = ProcessBackend(2)
+    assert backend.context.get_start_method() == "forkserver"
+    with ProcessPoolExecutor(1, mp_context=backend.context) as pool:
+        loaded = pool.submit(_loaded_before_the_task).result(timeout=120)
+    # the worker did not import ffnn's trial code itself: the fork server had, before forking
+    assert loaded["preload"]
+    pytest.importorskip("numba")
+    assert loaded["kernels_run"]

@@ -3,8 +3,11 @@ Dask cluster.  Each backend sends every distinct data set to each worker once an
 trials' results as they finish.
 
 * ``SequentialBackend``: this process (one BLAS thread per trial, like the workers).
-* ``ProcessBackend``: ``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` context;
-  the data go to each worker through its initializer, once.
+* ``ProcessBackend``: ``concurrent.futures.ProcessPoolExecutor`` whose workers are forked
+  from ``multiprocessing``'s fork server (``forkserver``), which has imported
+  ``ffnn.sweeps.preload`` (NumPy, ffnn, numba with its kernels run once) before forking: a
+  worker starts in milliseconds, and the server stays up for later sweeps in this process.
+  The data go to each worker through its initializer, once.
 * ``DaskBackend``: a ``distributed.Client`` on a new ``LocalCluster`` (``n_workers``
   processes, one thread each) or on a running scheduler (``address``); the data are
   ``client.scatter(..., broadcast=True)``-ed once and passed to the tasks as futures.  A
@@ -49,6 +52,7 @@ class ProcessBackend:
         self.workers = workers or os.cpu_count() or 1
         self._executor = None
         self._children: list = []
+        self.context = _worker_context()
 
     def run(self, trials: list[dict], data: dict) -> Iterator[tuple[dict, dict]]:
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -57,7 +61,7 @@ class ProcessBackend:
         before = set(multiprocessing.active_children())
         self._executor = ProcessPoolExecutor(
             max_workers=min(self.workers, len(trials)) or 1,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=self.context,
             initializer=_init_worker, initargs=(data,))
         pending = {self._executor.submit(_run_in_worker, t): t for t in trials}
         self._children = [p for p in multiprocessing.active_children() if p not in before]
@@ -152,6 +156,24 @@ class DaskBackend:
             self.client.close()
             if self._cluster is not None:
                 self._cluster.close()
+
+
+PRELOAD = "ffnn.sweeps.preload"
+
+
+def _worker_context():
+    """The ``forkserver`` context with ffnn's preload, its server started now (it loads
+    while this process reads the data); ``spawn`` where there is no fork server (not POSIX)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # the server is one per process: a server someone else started keeps its own preload
+    # (the workers then import what they need themselves)
+    context.set_forkserver_preload([PRELOAD])
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return context
 
 
 def _init_worker(data: dict) -> None:
