@@ -245,3 +245,25 @@ def test_the_cli_names_the_column_and_warns_once(tmp_path, capsys):
     assert "diverged" not in err and not (tmp_path / "f32").exists()
     assert main(["train", "--dataset", str(tmp_path / "f32.csv"), *common, "--dtype", "float64",
                  "--out", str(tmp_path / "f64")]) == 0
+
+
+def test_value_range_is_max_and_min_in_blocks(monkeypatch):
+    """The one-pass range equals NumPy's max and min, NaN and infinities included, whatever
+    the block boundaries (small blocks force many)."""
+    from ffnn import _checks
+
+    monkeypatch.setattr(_checks, "RANGE_BLOCK", 64)
+    rng = np.random.default_rng(3)
+    for shape in [(1, 1), (7, 3), (100, 5), (33,), (2, 3, 4)]:
+        a = rng.standard_normal(shape).astype(np.float32)
+        assert _checks.value_range(a) == (float(a.max()), float(a.min()))
+        for bad in (np.nan, np.inf, -np.inf):
+            b = a.copy()
+            b.flat[rng.integers(b.size)] = bad
+            hi, lo = _checks.value_range(b)
+            if np.isnan(bad):
+                assert np.isnan(hi) and np.isnan(lo)
+            else:
+                assert (hi, lo) == (float(b.max()), float(b.min()))
+            with pytest.raises(ValueError, match="NaN and"):
+                _checks.check_finite(b, "X")

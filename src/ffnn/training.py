@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import DataScaleWarning, check_X, column_names, large_features_message
+from ._checks import DataScaleWarning, check_features, check_X
 from .callbacks import Callback, ModelCheckpoint, TrainingContext
 from .history import History
 from .io import Checkpoint
@@ -369,12 +369,10 @@ def _check_settings(optimizer, epochs, batch_size, verbose) -> None:
 def _checked_data(net, loss, X, y, validation_data, validation_split, seed):
     """(X, y, (X_val, y_val) or None) checked against the network, in its dtype."""
     dtype = net.dtype or np.dtype(np.float32)
-    names = column_names(X)
-    X = check_X(X, net.n_features, dtype=dtype)
+    X, advice = check_features(X, net.n_features, dtype=dtype)
     y = loss.prepare_targets(y, net.n_outputs, dtype)
     if len(y) != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} samples but y has {len(y)} targets")
-    advice = large_features_message(X, "X", names)
     if advice is not None:  # huge features: say so now, not as a "divergence" later
         warnings.warn(advice, DataScaleWarning, stacklevel=3)
     if validation_data is not None and validation_split:
