@@ -128,3 +128,61 @@ def test_default_threads_follow_ffnn_num_threads(monkeypatch):
     assert parallel.default_threads() == 3
     monkeypatch.delenv("FFNN_NUM_THREADS")
     assert 1 <= parallel.default_threads() <= 4
+
+
+def test_rows_gathered_by_the_workers_equal_the_batch_gathered_before():
+    """step(Rows(X, index), y[index]) (each worker copies its own rows) trains exactly as
+    step(X[index], y[index]); the last batch of an epoch may be short."""
+    from ffnn.step_api import Rows
+
+    X, y = _data(n=70)
+    order = np.random.default_rng(4).permutation(70)
+    results = {}
+    for gather in (False, True):
+        net = ffnn.mlp([12, 32, 16, 3], seed=1, dropout=0.1)
+        for i, layer in enumerate(net.layers):
+            if isinstance(layer, ffnn.Dropout):
+                layer.rng = np.random.default_rng([5, 0, i])
+        step = _step(net, 2)
+        losses = []
+        with step.running():
+            for b in range(0, 70, 16):
+                idx = order[b:b + 16]
+                Xb = Rows(X, idx) if gather else X[idx]
+                losses.append(step(Xb, y[idx]).loss)
+        results[gather] = (losses, net.parameters())
+    assert results[True][0] == results[False][0]
+    for k, w in results[False][1].items():
+        np.testing.assert_array_equal(results[True][1][k], w, err_msg=k)
+
+
+def test_a_row_index_outside_X_is_an_error_and_changes_nothing():
+    from ffnn.step_api import Rows
+
+    X, y = _data()
+    net = ffnn.mlp([12, 32, 16, 3], seed=1)
+    before = {k: v.copy() for k, v in net.parameters().items()}
+    step = _step(net, 2)
+    idx = np.array([0, 1, 2, 64], dtype=np.int64)  # X has 64 rows
+    with pytest.raises(IndexError, match="outside X"):
+        step(Rows(X, idx), y[:4])
+    for k, w in before.items():
+        np.testing.assert_array_equal(net.parameters()[k], w, err_msg=k)
+    assert not _workers_alive()
+
+
+def test_fit_hands_the_parallel_step_rows_and_the_others_arrays():
+    from ffnn.step_api import Rows
+    from ffnn.steps import batches
+
+    X, y = _data()
+    order = np.arange(64)[::-1].copy()
+    for b, (Xb, yb) in enumerate(batches(X, y, 16, order, rows=True)):  # (buffers reused)
+        assert isinstance(Xb, Rows)
+        np.testing.assert_array_equal(np.asarray(Xb), X[order[16 * b:16 * b + 16]])
+        np.testing.assert_array_equal(yb, y[order[16 * b:16 * b + 16]])
+    assert not any(isinstance(Xb, Rows) for Xb, _ in batches(X, y, 16, order))
+    # not C-contiguous: gathered here, as for any step
+    assert not any(isinstance(Xb, Rows) for Xb, _ in batches(np.asfortranarray(X), y, 16,
+                                                              order, rows=True))
+    assert ParallelStep.gathers and not fast.FusedStep.gathers

@@ -27,13 +27,33 @@ class StepResult(NamedTuple):
     correct: int | None = None
 
 
+class Rows(NamedTuple):
+    """A batch not yet copied: the rows ``index`` of ``X`` (C-contiguous), for a step that
+    gathers its batches itself (``Step.gathers``): the shared step's workers each copy their
+    own rows, in parallel, into the cache that uses them next.  ``np.asarray(rows)`` is the
+    batch ``X[index]``."""
+
+    X: np.ndarray
+    index: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.index),) + self.X.shape[1:]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        batch = np.take(self.X, self.index, axis=0)
+        return batch if dtype is None else batch.astype(dtype, copy=False)
+
+
 class Step(Protocol):
     """The interface every training step implements (module docstring)."""
 
     #: "reference", "fused" or "parallel"
     name: str
+    #: True: the step also takes the batch as ``Rows`` (it gathers the rows itself)
+    gathers: bool
 
-    def __call__(self, X: np.ndarray, y: np.ndarray) -> StepResult:
+    def __call__(self, X: np.ndarray | Rows, y: np.ndarray) -> StepResult:
         """Forward, loss, backward and update on the batch (X (N, D_in), y its targets)."""
         ...
 
@@ -42,4 +62,4 @@ class Step(Protocol):
         ...
 
 
-__all__ = ["SMALL_WORK", "Step", "StepResult"]
+__all__ = ["SMALL_WORK", "Rows", "Step", "StepResult"]

@@ -19,6 +19,10 @@ Implementations:
   and compiled passes) and ``ParallelStep`` (the fused step shared between cores).  They equal
   the reference up to float rounding (tests compare them layer by layer and loss by loss).
 
+A step whose ``gathers`` is True also takes the batch as ``Rows(X, index)`` (the rows not yet
+copied): ``batches(..., rows=True)`` hands them over so that the shared step's workers gather
+their own rows in parallel.
+
 ``choose_step`` picks one, once per ``fit``: the fastest step that supports the network, the
 loss, the optimiser and the batches, and the reasons the faster ones were not taken.
 """
@@ -35,7 +39,7 @@ import numpy as np
 from .losses import Loss
 from .network import Sequential
 from .optimizers import Optimizer
-from .step_api import Step, StepResult
+from .step_api import Rows, Step, StepResult
 
 
 class ReferenceStep:
@@ -44,6 +48,7 @@ class ReferenceStep:
     the loss and the update as they happen."""
 
     name = "reference"
+    gathers = False
 
     def __init__(self, net: Sequential, loss: Loss, optimizer: Optimizer) -> None:
         self.net, self.loss, self.optimizer = net, loss, optimizer
@@ -115,9 +120,11 @@ def choose_step(net: Sequential, loss: Loss, optimizer: Optimizer, *, fused: boo
 
 
 def batches(X: np.ndarray, y: np.ndarray, B: int, order: np.ndarray | None,
-            first: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            first: int = 0, rows: bool = False
+            ) -> Iterator[tuple[np.ndarray | Rows, np.ndarray]]:
     """(X_b, y_b) for b = first, first + 1, ...: rows ``order[b B:(b + 1) B]`` (or the b-th
-    slice of B rows when ``order`` is None), gathered into two buffers reused by every batch."""
+    slice of B rows when ``order`` is None), gathered into two buffers reused by every batch.
+    ``rows``: X_b is left to the step to gather (``Rows``) when X is C-contiguous."""
     n = X.shape[0]
     if B >= n:
         yield X, y
@@ -126,12 +133,14 @@ def batches(X: np.ndarray, y: np.ndarray, B: int, order: np.ndarray | None,
         for start in range(first * B, n, B):
             yield X[start:start + B], y[start:start + B]
         return
-    X_buf = np.empty((B,) + X.shape[1:], dtype=X.dtype)
+    rows = rows and X.flags.c_contiguous
+    X_buf = None if rows else np.empty((B,) + X.shape[1:], dtype=X.dtype)
     y_buf = np.empty((B,) + y.shape[1:], dtype=y.dtype)
     for start in range(first * B, n, B):
         idx = order[start:start + B]
-        yield (np.take(X, idx, axis=0, out=X_buf[:len(idx)]),
-               np.take(y, idx, axis=0, out=y_buf[:len(idx)]))
+        yb = np.take(y, idx, axis=0, out=y_buf[:len(idx)])
+        yield (Rows(X, idx) if rows else np.take(X, idx, axis=0, out=X_buf[:len(idx)])), yb
 
 
-__all__ = ["ReferenceStep", "Step", "StepChoice", "StepResult", "batches", "choose_step"]
+__all__ = ["ReferenceStep", "Rows", "Step", "StepChoice", "StepResult", "batches",
+           "choose_step"]

@@ -318,8 +318,8 @@ def _train(run: _Run) -> History:
                 t0 = time.perf_counter()
                 b = first - 1
                 with step.running():
-                    for b, (Xb, yb) in enumerate(batches(run.X, run.y, B, order, first),
-                                                 start=first):
+                    for b, (Xb, yb) in enumerate(batches(run.X, run.y, B, order, first,
+                                                         rows=step.gathers), start=first):
                         result = step(Xb, yb)
                         if not math.isfinite(result.loss):
                             _diverged(net, last_good, epoch, b, history, running, run.optimizer)

@@ -239,6 +239,7 @@ class FusedStep:
     may use its own threads for the products)."""
 
     name = "fused"
+    gathers = False
 
     def __init__(self, net: Sequential, loss: Loss, optimizer: Optimizer, batch: int) -> None:
         self.net, self.loss, self.optimizer = net, loss, optimizer

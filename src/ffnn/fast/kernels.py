@@ -466,6 +466,17 @@ def _item_pointer(context, builder, aryty, ary, index):
 
 
 @intrinsic
+def _pointer_at(typingctx, addr, like):
+    """A pointer to elements of ``like``'s dtype at the address ``addr`` (for numba.carray)."""
+    sig = types.CPointer(like.dtype)(types.int64, like)
+
+    def codegen(context, builder, sig, args):
+        return builder.inttoptr(args[0], context.get_value_type(sig.return_type))
+
+    return sig, codegen
+
+
+@intrinsic
 def _atomic_add(typingctx, arr, index, value):
     """arr[index] += value as one atomic operation (sequentially consistent); the old value."""
     sig = types.int64(arr, types.intp, types.int64)
@@ -583,7 +594,7 @@ def _wait(ctl, index, below):  # pragma: no cover - compiled
 
 
 # ctl (int64): counters threads spin on, each on its own 64-byte line, and the batch
-ARRIVED, POSTED, STOP, READY, X_ADDR, N_ROWS, ROUNDS = 0, 8, 9, 10, 11, 12, 16
+ARRIVED, POSTED, STOP, READY, X_ADDR, N_ROWS, SRC_ADDR, ROUNDS = 0, 8, 9, 10, 11, 12, 13, 16
 # cf (float64), written by the main thread before each step: the optimiser's scalars
 CF_A, CF_B, CF_C, CF_D, CF_E, CF_BELOW, CF_WD, CF_L1, CF_LOSS_SCALE = range(9)
 
@@ -604,11 +615,12 @@ def _part(n, t, T):  # pragma: no cover - compiled
 
 
 @numba.njit(**_JIT)
-def worker_step(t, T, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, bs, gWs, gbs,
-                mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
+def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs,
+                gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
                 loss_kind, opt_kind):  # pragma: no cover - compiled
     """Worker t's share of one training step on the batch at address ctl[X_ADDR] (n rows).
 
+    0. with ctl[SRC_ADDR] set: rows [lo, hi) of the batch gathered into xbuf (``main_step``);
     1. rows [lo, hi): forward, loss and backward down to every dZ_l;  2. wait;  3. rows
     [r0, r1) of every W_l and a share of every b_l: dW, db, penalties and the update, last
     layer first;  4. wait.  (``parallel`` module docstring.)"""
@@ -621,6 +633,12 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, 
     d = Ws[0].shape[0]
     lo, hi = _part(n, t, T)
     h = hi - lo
+    if ctl[SRC_ADDR] != 0:  # 0. this worker's rows of the batch, gathered: X_b[i] = X[rows[i]]
+        src = ctl[SRC_ADDR]
+        for i in range(lo, hi):
+            row = numba.carray(_pointer_at(src + rows[i] * d * size, xbuf), d)
+            for j in range(d):
+                xbuf[i, j] = row[j]
     # 1. this worker's rows: forward, loss, and every dZ
     for l in range(L):
         fi, fo = Ws[l].shape
@@ -687,13 +705,28 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, 
 
 
 @numba.njit(**_JIT)
-def main_step(x_addr, n, y_labels, y_targets, scalars, T, blas, ctl, cf, res, labels, targets,
-              Zs, Ds, Us, dZs, Ws, bs, gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p,
-              drop_scale, dropped, decW, decb, loss_kind, opt_kind):  # pragma: no cover
+def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index, T, blas, ctl,
+              cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs, gWs, gbs, mWs, vWs,
+              mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb, loss_kind,
+              opt_kind):  # pragma: no cover - compiled
     """The main thread's one call per batch: copy the batch's targets, write the step's
     scalars (``CF_*``), post the step to the helpers, run worker 0's share; returns (loss
     sum, number right).  One compiled call, because after a step has streamed the parameters
-    through the caches every small NumPy call from Python costs tens of microseconds."""
+    through the caches every small NumPy call from Python costs tens of microseconds.
+
+    The batch is the n rows at ``x_addr`` or, when ``src_addr`` is not 0, the rows ``index``
+    of the C-contiguous (``src_rows``, D) array at ``src_addr``, which the workers gather into
+    ``xbuf`` (each its own rows)."""
+    if src_addr != 0:
+        for i in range(n):
+            r = index[i]
+            if r < 0 or r >= src_rows:
+                raise IndexError("a row index of the batch lies outside X")
+            rows[i] = r
+        ctl[SRC_ADDR] = src_addr
+        x_addr = xbuf.ctypes.data
+    else:
+        ctl[SRC_ADDR] = 0
     if loss_kind == CE_LABELS:
         for i in range(n):
             labels[i] = y_labels[i]
@@ -706,8 +739,8 @@ def main_step(x_addr, n, y_labels, y_targets, scalars, T, blas, ctl, cf, res, la
     ctl[X_ADDR] = x_addr
     ctl[N_ROWS] = n
     post(ctl)
-    worker_step(0, T, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, bs, gWs, gbs,
-                mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
+    worker_step(0, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs,
+                gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
                 loss_kind, opt_kind)
     total = 0.0
     correct = 0
@@ -718,8 +751,8 @@ def main_step(x_addr, n, y_labels, y_targets, scalars, T, blas, ctl, cf, res, la
 
 
 @numba.njit(**_JIT)
-def helper(t, T, seen, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, bs, gWs, gbs,
-           mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
+def helper(t, T, seen, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs,
+           gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
            loss_kind, opt_kind):  # pragma: no cover - compiled
     """A helper thread: say it runs, then run worker t's share of every posted step until
     told to stop."""
@@ -729,9 +762,9 @@ def helper(t, T, seen, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws,
         seen += 1
         if ctl[STOP]:
             return
-        worker_step(t, T, blas, ctl, cf, res, labels, targets, Zs, Ds, Us, dZs, Ws, bs, gWs,
-                    gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW,
-                    decb, loss_kind, opt_kind)
+        worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws,
+                    bs, gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped,
+                    decW, decb, loss_kind, opt_kind)
 
 
 @numba.njit(**_JIT)

@@ -45,7 +45,7 @@ import numpy as np
 from ..losses import Loss
 from ..network import Sequential
 from ..optimizers import FLUSH_BELOW, Adam, Optimizer
-from ..step_api import StepResult
+from ..step_api import Rows, StepResult
 from . import kernels as K
 from .fused import DenseOp, blas_limited
 
@@ -137,6 +137,7 @@ class ParallelStep:
     called outside, it starts and stops its workers around that one batch."""
 
     name = "parallel"
+    gathers = True  # a batch given as Rows is gathered by the workers, each its own rows
 
     def __init__(self, net: Sequential, ops: list[DenseOp], loss: Loss, loss_kind: int,
                  optimizer: Optimizer, workers: int, batch: int, blas: dict) -> None:
@@ -149,6 +150,9 @@ class ParallelStep:
         dt = self.dtype
         K_out = ops[-1].layer.out_features
         self.labels = np.zeros(batch, np.int64)
+        self.rows = np.zeros(batch, np.int64)  # a Rows batch's row indices
+        self.xbuf = np.zeros((batch, ops[0].layer.in_features), dt)  # ... and its rows
+        self._no_index = self.rows[:0]
         self.targets = np.zeros((batch, K_out), dt)
         self._no_labels = self.labels[:0]  # the targets' argument main_step does not read
         self._no_targets = self.targets[:0]
@@ -204,8 +208,8 @@ class ParallelStep:
         dZs = [op.dZ for op in ops]
         lists = [List(col) for col in (Zs, Ds, Us, dZs, *self._arrays())]
         self._args = (self.blas, self.ctl, self.cf, self.res, self.labels, self.targets,
-                      *lists, self.acts, self.alphas, self.drop_p, self.drop_scale,
-                      self.dropped, self.decW, self.decb, self.loss_kind,
+                      self.rows, self.xbuf, *lists, self.acts, self.alphas, self.drop_p,
+                      self.drop_scale, self.dropped, self.decW, self.decb, self.loss_kind,
                       K.OPT_ADAM if self.adam else K.OPT_SGD)
         self._lr = None
         self.ctl[K.STOP] = 0
@@ -240,7 +244,7 @@ class ParallelStep:
                     th.join()
                 self._args = None
 
-    def __call__(self, X: np.ndarray, y: np.ndarray) -> StepResult:
+    def __call__(self, X: np.ndarray | Rows, y: np.ndarray) -> StepResult:
         if self._args is None:  # outside an epoch: start the workers for this batch
             with self.running():
                 return self(X, y)
@@ -248,7 +252,15 @@ class ParallelStep:
         if n > self.B:
             raise ValueError(f"the parallel step was built for batches of at most {self.B} "
                              f"rows, got {n}")
-        if X.dtype != self.dtype or not X.flags.c_contiguous:
+        src_addr, src_rows, index = 0, 0, self._no_index
+        if isinstance(X, Rows):  # the workers gather the rows (the kernel checks the indices)
+            src, index = X.X, X.index
+            if src.dtype != self.dtype or not src.flags.c_contiguous or \
+                    src.shape[1:] != self.xbuf.shape[1:] or index.dtype != np.int64:
+                return self(np.asarray(X), y)
+            src_addr, src_rows = src.ctypes.data, src.shape[0]
+            X = self.xbuf
+        elif X.dtype != self.dtype or not X.flags.c_contiguous:
             X = np.ascontiguousarray(X, dtype=self.dtype)
         ce = self.loss_kind == K.CE_LABELS
         if ce:
@@ -274,8 +286,8 @@ class ParallelStep:
             for i, (nw, nb) in enumerate(self.names):
                 self.decW[i], self.decb[i] = opt.decay_factor(nw, lr), opt.decay_factor(nb, lr)
         total, correct = K.main_step(X.ctypes.data, n, y if ce else self._no_labels,
-                                     self._no_targets if ce else y, scalars, self.T,
-                                     *self._args)
+                                     self._no_targets if ce else y, scalars, src_addr,
+                                     src_rows, index, self.T, *self._args)
         if not math.isfinite(total):
             opt.iterations -= 1  # nothing was updated: the step did not happen
         out = self.ops[-1].Z[:n]
