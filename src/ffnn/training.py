@@ -300,7 +300,7 @@ def _train(run: _Run) -> History:
     try:  # the step is chosen after on_train_begin: callbacks may attach observers there
         step, choice = choose_step(net, loss, run.optimizer, fused=run.fused, batch=B,
                                    n_samples=n, target_ndim=run.y.ndim,
-                                   announce=progress.say)
+                                   announce=progress.say if run.verbose >= 1 else None)
         history.meta["step"] = choice.to_dict()
         progress.say(choice.describe())
         # (NumPy's overflow warnings would only be noise before the divergence guard's message)
