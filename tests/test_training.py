@@ -233,6 +233,45 @@ def test_model_checkpoint_best_only(tmp_path):
     assert ckpt.optimizer.iterations == 3
 
 
+def test_model_checkpoint_min_interval_defers_writes_to_the_end(tmp_path):
+    """At most one write per min_interval: epoch 1 is written, epochs 2-4 are deferred, and
+    the last (5) is written when training ends; resuming from it equals the run without a
+    stop."""
+    X, y = blobs()
+    cb = ModelCheckpoint(tmp_path / "ck-{epoch}.npz", min_interval=1e9)
+    net = ffnn.mlp([4, 8, 3], seed=0)
+    ffnn.fit(net, X, y, "ce", ffnn.Adam(0.01), epochs=5, batch_size=16, seed=1, verbose=0,
+             callbacks=[cb])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck-1.npz", "ck-5.npz"]
+    ckpt = ffnn.load_checkpoint(tmp_path / "ck-5.npz")
+    assert ckpt.epoch == 5
+    for k, w in net.parameters().items():
+        np.testing.assert_array_equal(ckpt.net.parameters()[k], w, err_msg=k)
+    straight = ffnn.mlp([4, 8, 3], seed=0)
+    ffnn.fit(straight, X, y, "ce", ffnn.Adam(0.01), epochs=7, batch_size=16, seed=1, verbose=0)
+    ffnn.resume(ckpt, X, y, epochs=7)
+    for k, w in straight.parameters().items():
+        np.testing.assert_array_equal(ckpt.net.parameters()[k], w, err_msg=k)
+
+
+def test_model_checkpoint_keeps_the_last_written_file_when_training_fails(tmp_path):
+    X, y = blobs()
+
+    class Boom(ffnn.callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            if self.context.epoch == 3:
+                raise RuntimeError("boom")
+
+    cb = ModelCheckpoint(tmp_path / "ck-{epoch}.npz", min_interval=1e9)
+    with pytest.raises(RuntimeError, match="boom"):
+        ffnn.fit(ffnn.mlp([4, 3], seed=0), X, y, "ce", ffnn.SGD(0.1), epochs=5, verbose=0,
+                 callbacks=[cb, Boom()])
+    # epochs 2 and 3 were deferred; the failure inside epoch 4 writes no half state
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck-1.npz"]
+    with pytest.raises(ValueError, match="save_best_only"):
+        ModelCheckpoint(tmp_path / "x.npz", save_best_only=True, min_interval=2)
+
+
 def test_monitoring_a_missing_metric_names_the_available_ones():
     X, y = blobs()
     with pytest.raises(KeyError, match="validation_data"):

@@ -9,6 +9,7 @@ optimiser, the history, and ``stop_training`` (set it to True to stop after this
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -189,6 +190,12 @@ class ModelCheckpoint(Callback):
     with ``save_on_interrupt`` (the default), when Ctrl-C stops training in the middle of an
     epoch, with the position and the epoch's running sums so ``ffnn.resume`` continues exactly.
 
+    ``min_interval`` (seconds): write at most that often; an epoch whose write was skipped is
+    written when training ends (or the interrupt's checkpoint replaces it), so short epochs do
+    not spend their time writing files (``ffnn train`` uses 2 s: a crash loses at most that
+    much work; Ctrl-C loses none).  Not with ``save_best_only`` (the best weights are gone by
+    the time a deferred write could happen).
+
     This is the one checkpoint writer: ``fit(..., checkpoint=path)`` adds
     ``ModelCheckpoint(path)``.  Files are written atomically (temporary file + rename), so a
     crash mid-write never destroys the previous good checkpoint.  ``path`` may contain
@@ -196,23 +203,38 @@ class ModelCheckpoint(Callback):
     """
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
-                 every: int = 1, mode: str = "auto", save_on_interrupt: bool = True) -> None:
+                 every: int = 1, mode: str = "auto", save_on_interrupt: bool = True,
+                 min_interval: float = 0.0) -> None:
         self.path = str(path)
         self.monitor = monitor
         self.save_best_only = bool(save_best_only)
         self.every = check_positive_int(every, "every")
         self.mode = mode
         self.save_on_interrupt = bool(save_on_interrupt)
+        self.min_interval = check_nonneg_float(min_interval, "min_interval")
+        if self.min_interval and self.save_best_only:
+            raise ValueError("min_interval cannot defer a save_best_only checkpoint (the best "
+                             "weights would be gone by the deferred write): use one of them")
         self.last_path: str | None = None
 
     def on_train_begin(self, logs=None) -> None:
         self._tracker = _Improvement(self.monitor, self.mode, 0.0)
+        self._last_write = -math.inf
+        self._pending: int | None = None  # an epoch whose write min_interval deferred
+        self._in_epoch = False
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._in_epoch = True
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self._in_epoch = False
         if self.save_best_only:
             if not self._tracker.improved(_metric(logs, self.monitor)):
                 return
         elif (epoch + 1) % self.every:
+            return
+        if time.monotonic() - self._last_write < self.min_interval:
+            self._pending = epoch + 1
             return
         self._write(epoch + 1)
 
@@ -221,6 +243,9 @@ class ModelCheckpoint(Callback):
         if self.save_on_interrupt and stopped is not None:
             self._write(stopped[0] + 1, position=stopped,
                         resume_state=self.context.extra.get("resume_state"))
+        elif self._pending is not None and not self._in_epoch:
+            # (in an epoch: training failed there; the last checkpoint written stands)
+            self._write(self._pending)
 
     def _write(self, epoch_label: int, position=None, resume_state=None) -> None:
         from .io import save_checkpoint
@@ -228,6 +253,8 @@ class ModelCheckpoint(Callback):
         path = self.path.format(epoch=epoch_label)
         save_checkpoint(path, self.context, position=position, resume_state=resume_state)
         self.last_path = path
+        self._last_write = time.monotonic()
+        self._pending = None
 
 
 class LambdaCallback(Callback):

@@ -269,53 +269,82 @@ def act_mask(dA, A, U, p, scale, masked, kind, alpha, dZ):  # pragma: no cover -
 
     M is dropout's mask scale 1{U >= p} when ``masked`` (else 1); f'(Z) is 1{A > 0} (ReLU),
     A (1 - A) (sigmoid), 1 - A^2 (tanh), 1 or alpha (LeakyReLU: A > 0 <=> Z > 0), 1
-    (identity).  dZ may be dA itself.  dA (times the mask) goes to dZ first, then the
-    derivative is applied to dZ in place: every loop nest writes the one array it reads, so
-    the compiler vectorises it even when dZ is dA (a loop reading dA and writing dZ that may
-    be the same memory runs element by element, and ReLU's select then costs a mispredicted
-    branch per entry: 30x slower).
+    (identity).  dZ may be dA itself.  Every loop nest either reads one array and writes
+    another known to be distinct, or reads and writes the one array, so the compiler
+    vectorises it: a loop from dA to a dZ that may be the same memory runs element by
+    element, and ReLU's select then costs a mispredicted branch per entry (30x slower).
     """
     n, k = dA.shape
     zero = dA.dtype.type(0)
-    one = dA.dtype.type(1)
     same = dA.ctypes.data == dZ.ctypes.data
-    if masked and same:
+    if masked:  # dZ = dA * M, then the derivative in place
         for i in range(n):
             d, u = dZ[i], U[i]
+            if same:
+                for j in range(k):
+                    d[j] = d[j] * (scale if u[j] >= p else zero)
+            else:
+                s = dA[i]
+                for j in range(k):
+                    d[j] = s[j] * (scale if u[j] >= p else zero)
+        _derivative_in_place(dZ, A, kind, alpha)
+    elif same:
+        _derivative_in_place(dZ, A, kind, alpha)
+    else:
+        _derivative(dA, A, kind, alpha, dZ)
+
+
+@numba.njit(**_JIT)
+def _derivative(dA, A, kind, alpha, dZ):  # pragma: no cover - compiled
+    """dZ = dA * f'(Z) (``act_mask``), dZ and dA distinct."""
+    n, k = dA.shape
+    zero = dA.dtype.type(0)
+    one = dA.dtype.type(1)
+    for i in range(n):
+        d, s, a = dZ[i], dA[i], A[i]
+        if kind == RELU:
             for j in range(k):
-                d[j] = d[j] * (scale if u[j] >= p else zero)
-    elif masked:
-        for i in range(n):
-            d, s, u = dZ[i], dA[i], U[i]
+                d[j] = s[j] if a[j] > zero else zero
+        elif kind == SIGMOID:
             for j in range(k):
-                d[j] = s[j] * (scale if u[j] >= p else zero)
-    elif not same:
-        for i in range(n):
-            d, s = dZ[i], dA[i]
+                t = one - a[j]
+                t = t * a[j]
+                d[j] = t * s[j]
+        elif kind == TANH:
+            for j in range(k):
+                t = a[j] * a[j]
+                t = one - t
+                d[j] = s[j] * t
+        elif kind == LEAKY_RELU:
+            for j in range(k):
+                d[j] = s[j] * (one if a[j] > zero else alpha)
+        else:
             for j in range(k):
                 d[j] = s[j]
-    if kind == RELU:
-        for i in range(n):
-            d, a = dZ[i], A[i]
+
+
+@numba.njit(**_JIT)
+def _derivative_in_place(dZ, A, kind, alpha):  # pragma: no cover - compiled
+    """dZ <- dZ * f'(Z) (``act_mask``), the one array read and written."""
+    n, k = dZ.shape
+    zero = dZ.dtype.type(0)
+    one = dZ.dtype.type(1)
+    for i in range(n):
+        d, a = dZ[i], A[i]
+        if kind == RELU:
             for j in range(k):
                 d[j] = d[j] if a[j] > zero else zero
-    elif kind == SIGMOID:
-        for i in range(n):
-            d, a = dZ[i], A[i]
+        elif kind == SIGMOID:
             for j in range(k):
                 t = one - a[j]
                 t = t * a[j]
                 d[j] = t * d[j]
-    elif kind == TANH:
-        for i in range(n):
-            d, a = dZ[i], A[i]
+        elif kind == TANH:
             for j in range(k):
                 t = a[j] * a[j]
                 t = one - t
                 d[j] = d[j] * t
-    elif kind == LEAKY_RELU:
-        for i in range(n):
-            d, a = dZ[i], A[i]
+        elif kind == LEAKY_RELU:
             for j in range(k):
                 d[j] = d[j] * (one if a[j] > zero else alpha)
 
