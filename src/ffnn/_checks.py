@@ -39,8 +39,9 @@ def value_range(arr: np.ndarray) -> tuple[float, float]:
     """
     if arr.size == 0:
         return -np.inf, np.inf
-    if arr.ndim == 0:
-        return float(arr), float(arr)
+    if arr.ndim == 0 or arr.nbytes <= RANGE_BLOCK:  # (in the cache already: two reductions)
+        with np.errstate(invalid="ignore"):
+            return float(arr.max()), float(arr.min())
     rows = max(1, RANGE_BLOCK // max(arr[0].nbytes, 1)) if arr.ndim >= 2 else arr.shape[0]
     his, los = [], []
     with np.errstate(invalid="ignore"):

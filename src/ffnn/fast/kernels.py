@@ -277,18 +277,15 @@ def act_mask(dA, A, U, p, scale, masked, kind, alpha, dZ):  # pragma: no cover -
     n, k = dA.shape
     zero = dA.dtype.type(0)
     same = dA.ctypes.data == dZ.ctypes.data
-    if masked:  # dZ = dA * M, then the derivative in place
+    if masked and same:  # dZ = dA * M, then the derivative in place
         for i in range(n):
-            d, u = dZ[i], U[i]
-            if same:
-                for j in range(k):
-                    d[j] = d[j] * (scale if u[j] >= p else zero)
-            else:
-                s = dA[i]
-                for j in range(k):
-                    d[j] = s[j] * (scale if u[j] >= p else zero)
-        _derivative_in_place(dZ, A, kind, alpha)
-    elif same:
+            for j in range(k):
+                dZ[i, j] = dZ[i, j] * (scale if U[i, j] >= p else zero)
+    elif masked:
+        for i in range(n):
+            for j in range(k):
+                dZ[i, j] = dA[i, j] * (scale if U[i, j] >= p else zero)
+    if masked or same:
         _derivative_in_place(dZ, A, kind, alpha)
     else:
         _derivative(dA, A, kind, alpha, dZ)
@@ -300,27 +297,30 @@ def _derivative(dA, A, kind, alpha, dZ):  # pragma: no cover - compiled
     n, k = dA.shape
     zero = dA.dtype.type(0)
     one = dA.dtype.type(1)
-    for i in range(n):
-        d, s, a = dZ[i], dA[i], A[i]
-        if kind == RELU:
+    if kind == RELU:
+        for i in range(n):
             for j in range(k):
-                d[j] = s[j] if a[j] > zero else zero
-        elif kind == SIGMOID:
+                dZ[i, j] = dA[i, j] if A[i, j] > zero else zero
+    elif kind == SIGMOID:
+        for i in range(n):
             for j in range(k):
-                t = one - a[j]
-                t = t * a[j]
-                d[j] = t * s[j]
-        elif kind == TANH:
+                t = one - A[i, j]
+                t = t * A[i, j]
+                dZ[i, j] = t * dA[i, j]
+    elif kind == TANH:
+        for i in range(n):
             for j in range(k):
-                t = a[j] * a[j]
+                t = A[i, j] * A[i, j]
                 t = one - t
-                d[j] = s[j] * t
-        elif kind == LEAKY_RELU:
+                dZ[i, j] = dA[i, j] * t
+    elif kind == LEAKY_RELU:
+        for i in range(n):
             for j in range(k):
-                d[j] = s[j] * (one if a[j] > zero else alpha)
-        else:
+                dZ[i, j] = dA[i, j] * (one if A[i, j] > zero else alpha)
+    else:
+        for i in range(n):
             for j in range(k):
-                d[j] = s[j]
+                dZ[i, j] = dA[i, j]
 
 
 @numba.njit(**_JIT)
@@ -329,24 +329,26 @@ def _derivative_in_place(dZ, A, kind, alpha):  # pragma: no cover - compiled
     n, k = dZ.shape
     zero = dZ.dtype.type(0)
     one = dZ.dtype.type(1)
-    for i in range(n):
-        d, a = dZ[i], A[i]
-        if kind == RELU:
+    if kind == RELU:
+        for i in range(n):
             for j in range(k):
-                d[j] = d[j] if a[j] > zero else zero
-        elif kind == SIGMOID:
+                dZ[i, j] = dZ[i, j] if A[i, j] > zero else zero
+    elif kind == SIGMOID:
+        for i in range(n):
             for j in range(k):
-                t = one - a[j]
-                t = t * a[j]
-                d[j] = t * d[j]
-        elif kind == TANH:
+                t = one - A[i, j]
+                t = t * A[i, j]
+                dZ[i, j] = t * dZ[i, j]
+    elif kind == TANH:
+        for i in range(n):
             for j in range(k):
-                t = a[j] * a[j]
+                t = A[i, j] * A[i, j]
                 t = one - t
-                d[j] = d[j] * t
-        elif kind == LEAKY_RELU:
+                dZ[i, j] = dZ[i, j] * t
+    elif kind == LEAKY_RELU:
+        for i in range(n):
             for j in range(k):
-                d[j] = d[j] * (one if a[j] > zero else alpha)
+                dZ[i, j] = dZ[i, j] * (one if A[i, j] > zero else alpha)
 
 
 @numba.njit(**_JIT)
@@ -363,13 +365,12 @@ def column_sums(dZ, db):  # pragma: no cover - compiled
 @numba.njit(**_JIT)
 def column_sums_part(dZ, n, c0, c1, db):  # pragma: no cover - compiled
     """db = sum over rows [0, n) of dZ[:, c0:c1], row after row as ``column_sums`` adds
-    them; each row a contiguous view, so that the loop vectorises (a column slice would not)."""
+    them; dZ whole (contiguous), so that the loop vectorises (a column slice would not)."""
     for j in range(c1 - c0):
         db[j] = dZ.dtype.type(0)
     for i in range(n):
-        r = dZ[i]
         for j in range(c0, c1):
-            db[j - c0] = db[j - c0] + r[j]
+            db[j - c0] = db[j - c0] + dZ[i, j]
 
 
 # =========================================================================== losses
