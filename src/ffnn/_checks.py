@@ -260,13 +260,20 @@ def check_X(X, n_features: int | None = None, name: str = "X", dtype=None) -> np
     NaN/inf are reported before the cast, so values beyond ``dtype``'s range are named as
     such (see ``check_float_range``) rather than as infinities.
     """
-    return check_features(X, n_features, name, dtype)[0]
+    return _checked_X(X, n_features, name, dtype)[0]
 
 
 def check_features(X, n_features: int | None = None, name: str = "X", dtype=None
                    ) -> tuple[np.ndarray, str | None]:
     """``check_X`` and, from the same pass over the values, the advice to standardise
     (``large_features_message``; None when every |x| <= ``LARGE_FEATURE``)."""
+    arr, names, bounds = _checked_X(X, n_features, name, dtype)
+    return arr, large_features_message(arr, name, names, bounds=bounds)
+
+
+def _checked_X(X, n_features: int | None, name: str, dtype
+               ) -> tuple[np.ndarray, list[str] | None, tuple[float, float]]:
+    """``check_X``'s array, the column names and the values' (max, min)."""
     names = column_names(X)
     arr = _numeric_array(X, name)
     if arr.dtype.kind != "f":  # (integers: straight to the network's dtype, no float64 copy)
@@ -289,7 +296,7 @@ def check_features(X, n_features: int | None = None, name: str = "X", dtype=None
     if dtype is not None:
         check_float_range(arr, dtype, name, names, bounds)
         arr = arr.astype(dtype, copy=False)
-    return arr, large_features_message(arr, name, names, bounds=bounds)
+    return arr, names, bounds
 
 
 def check_positive_int(value, name: str) -> int:
