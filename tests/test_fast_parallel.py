@@ -123,6 +123,72 @@ def test_one_compiled_step_serves_every_depth():
     assert len(K.worker_step.signatures) == compiled
 
 
+def _res(rows_ns, param_ns, entries):
+    res = np.zeros(8 * len(rows_ns))
+    for t, (a, b, e) in enumerate(zip(rows_ns, param_ns, entries, strict=True)):
+        res[8 * t + K.RES_ROWS_NS], res[8 * t + K.RES_PARAM_NS] = a, b
+        res[8 * t + K.RES_PARAM_ENTRIES] = e
+    return res
+
+
+def test_balance_gives_the_slower_worker_fewer_rows_on_multiples_of_8():
+    sizes = np.array([[784, 512], [20, 10], [12, 3]], np.int64)
+    S = float(np.prod(sizes, axis=1).sum())
+    share, bounds = np.full(2, 0.5), np.zeros((3, 3), np.int64)
+    # worker 1 updates entries twice as fast; both were free at the same time
+    res = _res([1e6, 1e6], [S / 2, S / 4], [S / 2, S / 2])
+    shares = []
+    for _ in range(30):
+        K.balance(res, share, bounds, sizes, 2)
+        shares.append(share[0])
+    assert shares[0] < 0.5 and abs(shares[-1] - 1 / 3) < 1e-3  # moves half way, then settles
+    assert bounds.tolist() == [[0, 264, 784],  # 784 / 3 = 261.3 -> 264
+                               [0, 8, 20],  # 6.7 -> 8 (12 rows left: >= 8)
+                               [0, 6, 12]]  # 3 columns: the fixed split
+    # the same speeds but worker 0 free 1 ms later: it gets less
+    later = share.copy()
+    K.balance(_res([2e6, 1e6], [S / 3, S / 3], [S / 3, 2 * S / 3]), later, bounds, sizes, 2)
+    assert later[0] < share[0]
+    # no timings (a skipped step, or no clock): the shares stay
+    kept = share.copy()
+    K.balance(np.zeros(16), kept, bounds, sizes, 2)
+    assert np.array_equal(kept, share)
+    # a cut never leaves a worker fewer than 8 rows (BLAS sums 1 row differently)
+    for first in np.linspace(0, 1, 41):
+        K.balance(np.zeros(16), np.array([first, 1 - first]), bounds, sizes, 2)
+        parts = np.diff(bounds[:2], axis=1)
+        cut = bounds[:2, 1]
+        assert ((parts == 0) | (parts >= 8)).all()
+        assert ((cut % 8 == 0) | (cut == sizes[:2, 0])).all()
+
+
+def test_the_split_of_the_parameters_changes_no_number():
+    """Whichever rows of W each worker updates (the split follows timings), every parameter
+    comes out the same, bit for bit (cuts on multiples of 8 rows, 8 rows or none each; the
+    one-column output layer, where BLAS's sums do depend on the rows, keeps a fixed split)."""
+    X, y = _data(n=256, d=40)
+    Y = (y == 1).astype(np.float32)[:, None]
+    loss = ffnn.get_loss("bce")
+    nets = []
+    for first in (0.5, 0.1, 0.9):
+        net = ffnn.mlp([40, 64, 100, 1], seed=2)
+        ops = fused.plan(list(net.layers))
+        step = ParallelStep(net, ops, loss, fused.loss_kind(loss, ops[-1], 2), ffnn.Adam(1e-2),
+                            2, 128, fast.find_blas()[0])
+        cuts = []
+        with step.running():
+            for _ in range(3):
+                for b in range(0, 256, 128):
+                    step.share[:] = first, 1 - first  # balance() mixes it half and half
+                    step(X[b:b + 128], Y[b:b + 128])
+                    cuts.append(step.bounds[:, 1].tolist())
+        nets.append((net, cuts))
+    assert nets[1][1] != nets[2][1]  # the splits did differ
+    for net, _ in nets[1:]:
+        for k, w in nets[0][0].parameters().items():
+            np.testing.assert_array_equal(net.parameters()[k], w, err_msg=k)
+
+
 def test_default_threads_follow_ffnn_num_threads(monkeypatch):
     monkeypatch.setenv("FFNN_NUM_THREADS", "3")
     assert parallel.default_threads() == 3

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import platform
+import sys
 
 import numba
 import numpy as np
@@ -609,6 +610,9 @@ def gemm(blas, ta, tb, m, n, k, one, a, lda, b, ldb, c, ldc):  # pragma: no cove
 #: at every wait of an ordinary step made MNIST epochs ~10% slower on this VM
 SPINS_BEFORE_YIELD = 100_000
 _sched_yield = types.ExternalFunction("sched_yield", types.int32())
+#: clock_gettime(clock, struct timespec *) with the pointer passed as an integer
+_clock_gettime = types.ExternalFunction("clock_gettime", types.int32(types.int32, types.intp))
+_CLOCK_MONOTONIC = 6 if sys.platform == "darwin" else 1  # (a wrong id: times 0, no balance)
 
 
 @numba.njit(**_JIT)
@@ -645,15 +649,84 @@ def _part(n, t, T):  # pragma: no cover - compiled
 
 
 @numba.njit(**_JIT)
+def _ready(T):  # pragma: no cover - compiled
+    """ctl index of layer 0's dZ-ready counter (layer l's: + 8 l), past the workers' rounds."""
+    return ROUNDS + 8 * T
+
+
+@numba.njit(**_JIT)
+def _now(ctl, t):  # pragma: no cover - compiled
+    """Monotonic time in ns (the timespec goes to worker t's own line of ctl)."""
+    i = ROUNDS + 8 * t + 2
+    _clock_gettime(_CLOCK_MONOTONIC, ctl.ctypes.data + i * 8)
+    return ctl[i] * 1_000_000_000 + ctl[i + 1]
+
+
+# res (float64), worker t's line: loss sum, number right, and its timings of the last step
+RES_ROWS_NS, RES_PARAM_NS, RES_PARAM_ENTRIES = 2, 3, 4
+
+
+@numba.njit(**_JIT)
+def balance(res, share, bounds, sizes, T):  # pragma: no cover - compiled
+    """Worker t's rows [bounds[l, t], bounds[l, t + 1]) of each W_l for the next step, from
+    the last step's timings: worker t was free for the parameters after a_t ns and updated
+    r_t entries per ns; the shares s_t that make a_t + s_t S / r_t equal for all workers (S
+    entries in all) are mixed half and half into ``share`` (timings are noisy).  Boundaries
+    fall on multiples of 8 rows and leave every worker 8 rows or none: BLAS then gives each
+    entry of dW the value it has in one whole product, whoever computes it (a W of fewer than
+    8 columns keeps a fixed split: there BLAS's sums can change with the rows)."""
+    ok = True
+    for t in range(T):
+        ok = ok and res[8 * t + RES_PARAM_NS] > 0 and res[8 * t + RES_PARAM_ENTRIES] > 0
+    if ok and T > 1:
+        S = 0.0
+        for l in range(sizes.shape[0]):
+            S += sizes[l, 0] * sizes[l, 1]
+        sum_r = 0.0
+        sum_ra = 0.0
+        for t in range(T):
+            r = res[8 * t + RES_PARAM_ENTRIES] / res[8 * t + RES_PARAM_NS]
+            sum_r += r
+            sum_ra += r * res[8 * t + RES_ROWS_NS]
+        finish = (S + sum_ra) / sum_r
+        total = 0.0
+        for t in range(T):
+            r = res[8 * t + RES_PARAM_ENTRIES] / res[8 * t + RES_PARAM_NS]
+            target = max(r * (finish - res[8 * t + RES_ROWS_NS]) / S, 0.05)
+            share[t] = 0.5 * share[t] + 0.5 * target
+            total += share[t]
+        for t in range(T):
+            share[t] /= total
+    for l in range(sizes.shape[0]):
+        fi, fo = sizes[l, 0], sizes[l, 1]
+        bounds[l, 0] = 0
+        top = max(((fi - 8) // 8) * 8, 0)  # the last cut leaves 8 rows or none
+        acc = 0.0
+        for t in range(1, T):
+            if fo < 8:  # a W of few columns: BLAS's sums change with the rows; split fixed
+                bounds[l, t] = (fi * t) // T
+                continue
+            acc += share[t - 1]
+            x = acc * fi
+            b = int(x / 8.0 + 0.5) * 8
+            if b > top:
+                b = top if x - top < fi - x else fi
+            bounds[l, t] = min(max(b, bounds[l, t - 1]), fi)
+        bounds[l, T] = fi
+
+
+@numba.njit(**_JIT)
 def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs,
-                gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
-                loss_kind, opt_kind):  # pragma: no cover - compiled
+                gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, bounds,
+                decW, decb, loss_kind, opt_kind):  # pragma: no cover - compiled
     """Worker t's share of one training step on the batch at address ctl[X_ADDR] (n rows).
 
     0. with ctl[SRC_ADDR] set: rows [lo, hi) of the batch gathered into xbuf (``main_step``);
-    1. rows [lo, hi): forward, loss and backward down to every dZ_l;  2. wait;  3. rows
-    [r0, r1) of every W_l and a share of every b_l: dW, db, penalties and the update, last
-    layer first;  4. wait.  (``parallel`` module docstring.)"""
+    1. rows [lo, hi): forward, loss and backward down to every dZ_l, counting each dZ_l done;
+    2. rows [bounds[l, t], bounds[l, t + 1]) of every W_l and a share of every b_l, last layer
+    first: dW, db, penalties and the update, each layer once every worker has counted
+    dZ_{l-1} done (so dZ_l is complete and no one reads W_l any more); the times of 1. and 2.
+    go to ``res`` for ``balance``;  3. wait for every worker.  (``parallel`` module docstring.)"""
     n = ctl[N_ROWS]
     L = len(Ws)
     ft = Ws[0].dtype.type
@@ -661,6 +734,8 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, U
     size = Ws[0].itemsize
     x_addr = ctl[X_ADDR]
     d = Ws[0].shape[0]
+    ready = _ready(T)
+    start = _now(ctl, t)
     lo, hi = _part(n, t, T)
     h = hi - lo
     if ctl[SRC_ADDR] != 0:  # 0. this worker's rows of the batch, gathered: X_b[i] = X[rows[i]]
@@ -688,6 +763,7 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, U
     total, correct = loss_rows(loss_kind, Z, labels[lo:hi], targets[lo:hi], dZ,
                                ft(cf[CF_LOSS_SCALE]))
     res[8 * t], res[8 * t + 1] = total, correct
+    _atomic_add(ctl, ready + 8 * (L - 1), 1)  # my rows of dZ_L (and my loss) are written
     for l in range(L - 1, 0, -1):
         fi, fo = Ws[l].shape
         gemm(blas, False, True, h, fi, fo, one, dZs[l].ctypes.data + lo * fo * size, fo,
@@ -695,27 +771,41 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, U
         dprev = dZs[l - 1][lo:hi]
         act_mask(dprev, Zs[l - 1][lo:hi], Us[l - 1][lo:hi], drop_p[l - 1], drop_scale[l - 1],
                  dropped[l - 1], acts[l - 1], alphas[l - 1], dprev)  # in place
-    _barrier(ctl, t, T)
+        _atomic_add(ctl, ready + 8 * (l - 1), 1)
+    free = _now(ctl, t)
+    res[8 * t + RES_ROWS_NS] = free - start
+    res[8 * t + RES_PARAM_NS] = 0.0
     # a non-finite loss: no update (every worker sees the same sum and skips)
+    _wait(ctl, ready + 8 * (L - 1), T)  # every worker's loss is written
     total = 0.0
     for i in range(T):
         total += res[8 * i]
     if math.isfinite(total):
-        # 3. gradients and the update of this worker's rows of every W, share of every b
+        # 2. rows [r0, r1) of every W_l (``balance``), share of every b_l, last layer first:
+        # dW_l[r0:r1] = A^T[r0:r1] dZ_l, db_l, penalties, the update
         ca, cb, cc = ft(cf[CF_A]), ft(cf[CF_B]), ft(cf[CF_C])
         cd, ce, below = ft(cf[CF_D]), ft(cf[CF_E]), ft(cf[CF_BELOW])
         wd, l1 = ft(cf[CF_WD]), ft(cf[CF_L1])
+        busy = 0
+        entries = 0
         for l in range(L - 1, -1, -1):
+            # every row of dZ_l written, and W_l no longer read (backward: dZ_l W_l^T)
+            c = _now(ctl, t)
+            _wait(ctl, ready + 8 * max(l - 1, 0), T)
+            c = _now(ctl, t) - c
+            busy -= c
             fi, fo = Ws[l].shape
-            r0, r1 = _part(fi, t, T)
+            r0, r1 = bounds[l, t], bounds[l, t + 1]
+            entries += (r1 - r0) * fo
             if l == 0:
                 a = x_addr
             elif dropped[l - 1]:
                 a = np.int64(Ds[l - 1].ctypes.data)
             else:
                 a = np.int64(Zs[l - 1].ctypes.data)
-            gemm(blas, True, False, r1 - r0, fo, n, one, a + r0 * size, fi,
-                 dZs[l].ctypes.data, fo, gWs[l].ctypes.data + r0 * fo * size, fo)  # A^T dZ
+            if r1 > r0:
+                gemm(blas, True, False, r1 - r0, fo, n, one, a + r0 * size, fi,
+                     dZs[l].ctypes.data, fo, gWs[l].ctypes.data + r0 * fo * size, fo)  # A^T dZ
             e0, e1 = r0 * fo, r1 * fo
             W, gW = Ws[l].reshape(-1)[e0:e1], gWs[l].reshape(-1)[e0:e1]
             if wd != 0 or l1 != 0:
@@ -731,17 +821,21 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, U
             else:
                 sgd(W, gW, mWs[l].reshape(-1)[e0:e1], ca, cb, cc != 0, below)
                 sgd(bs[l][c0:c1], db, mbs[l][c0:c1], ca, cb, cc != 0, below)
+        busy += _now(ctl, t) - free
+        res[8 * t + RES_PARAM_NS] = busy
+        res[8 * t + RES_PARAM_ENTRIES] = entries
     _barrier(ctl, t, T)
 
 
 @numba.njit(**_JIT)
-def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index, T, blas, ctl,
-              cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs, gWs, gbs, mWs, vWs,
-              mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb, loss_kind,
-              opt_kind):  # pragma: no cover - compiled
+def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index, share, sizes,
+              T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs, gWs,
+              gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, bounds, decW,
+              decb, loss_kind, opt_kind):  # pragma: no cover - compiled
     """The main thread's one call per batch: copy the batch's targets, write the step's
     scalars (``CF_*``), post the step to the helpers, run worker 0's share; returns (loss
-    sum, number right).  One compiled call, because after a step has streamed the parameters
+    sum, number right); first the split of the parameters between the workers (``balance``).
+    One compiled call, because after a step has streamed the parameters
     through the caches every small NumPy call from Python costs tens of microseconds.
 
     The batch is the n rows at ``x_addr`` or, when ``src_addr`` is not 0, the rows ``index``
@@ -766,12 +860,16 @@ def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index
                 targets[i, j] = y_targets[i, j]
     for i in range(len(scalars)):
         cf[i] = scalars[i]
+    ready = _ready(T)
+    for l in range(len(Ws)):  # every worker passed the last step's final wait: no one reads
+        ctl[ready + 8 * l] = 0
+    balance(res, share, bounds, sizes, T)
     ctl[X_ADDR] = x_addr
     ctl[N_ROWS] = n
     post(ctl)
     worker_step(0, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs,
-                gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
-                loss_kind, opt_kind)
+                gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, bounds,
+                decW, decb, loss_kind, opt_kind)
     total = 0.0
     correct = 0
     for i in range(T):
@@ -782,8 +880,8 @@ def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index
 
 @numba.njit(**_JIT)
 def helper(t, T, seen, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs,
-           gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, decW, decb,
-           loss_kind, opt_kind):  # pragma: no cover - compiled
+           gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, bounds,
+           decW, decb, loss_kind, opt_kind):  # pragma: no cover - compiled
     """A helper thread: say it runs, then run worker t's share of every posted step until
     told to stop."""
     _atomic_add(ctl, READY, 1)
@@ -794,7 +892,7 @@ def helper(t, T, seen, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, 
             return
         worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws,
                     bs, gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped,
-                    decW, decb, loss_kind, opt_kind)
+                    bounds, decW, decb, loss_kind, opt_kind)
 
 
 @numba.njit(**_JIT)

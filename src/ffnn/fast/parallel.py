@@ -12,12 +12,19 @@ GIL) split the work of each batch:
    other rows):  Z_l = A_{l-1} W_l + b_l,  A_l = f(Z_l) * M_l (dropout's mask M_l, drawn
    beforehand by the main thread from the layer's rng, as ``Dropout.forward`` draws it),
    dZ_L = dL/dZ_L,  dZ_{l-1} = ((dZ_l W_l^T) * M_{l-1}) * f'(Z_{l-1});
-2. wait for all workers (every dZ_l is complete);
-3. parameters: worker t takes rows [r0, r1) of every W_l (and a share of every b_l):
+2. parameters: worker t takes rows [r0, r1) of every W_l (and a share of every b_l):
    dW_l[r0:r1] = A_{l-1}[:, r0:r1]^T dZ_l,  db_l = sum_n dZ_l,  the penalties (weight decay,
    L1), then the update (SGD with or without momentum, Adam, AdamW) of exactly those entries
-   (contiguous in memory: W_l is row-major), last layer first;
-4. wait again (the next batch reads every updated W).
+   (contiguous in memory: W_l is row-major), last layer first.  No wait for all workers
+   here: layer l starts once every worker has written its rows of dZ_{l-1} (a counter per
+   layer: dZ_l is complete and no worker still reads W_l), so a worker done with its rows
+   starts on the last layers while another finishes its backward pass.  The rows of W each
+   worker takes follow the last steps' timings (``kernels.balance``): on this VM one vCPU
+   often ran 20-50% slower than the other for hundreds of steps, and an even split left the
+   other waiting for it at every step.  Who computes a row changes nothing in its numbers:
+   the boundaries fall on multiples of 8 rows (BLAS then gives each entry of dW the value it
+   has in one whole product), the rest is entry by entry;
+3. wait for all workers (the next batch reads every updated W).
 
 Every product is one BLAS call on one thread (BLAS's own threads are held at 1 meanwhile);
 the same BLAS library NumPy uses, called through its CBLAS entry point.  The arithmetic of
@@ -156,10 +163,15 @@ class ParallelStep:
         self.targets = np.zeros((batch, K_out), dt)
         self._no_labels = self.labels[:0]  # the targets' argument main_step does not read
         self._no_targets = self.targets[:0]
-        self.ctl = np.zeros(K.ROUNDS + 8 * workers, np.int64)
+        L = len(ops)
+        # counters: the rounds (and a clock's scratch) of every worker, one dZ-ready per layer
+        self.ctl = np.zeros(K.ROUNDS + 8 * workers + 8 * L, np.int64)
+        self.sizes = np.array([(op.layer.in_features, op.layer.out_features) for op in ops],
+                              np.int64)
+        self.share = np.full(workers, 1.0 / workers)  # of the parameter rows (``K.balance``)
+        self.bounds = np.zeros((L, workers + 1), np.int64)
         self.cf = np.zeros(16)
         self.res = np.zeros(8 * workers)  # worker t: [8 t] loss sum, [8 t + 1] right answers
-        L = len(ops)
         self.acts = np.array([op.act for op in ops], np.int64)
         self.alphas = np.array([op.alpha for op in ops], dt)
         self.drop_p = np.array([op.p for op in ops], dt)
@@ -209,8 +221,8 @@ class ParallelStep:
         lists = [List(col) for col in (Zs, Ds, Us, dZs, *self._arrays())]
         self._args = (self.blas, self.ctl, self.cf, self.res, self.labels, self.targets,
                       self.rows, self.xbuf, *lists, self.acts, self.alphas, self.drop_p,
-                      self.drop_scale, self.dropped, self.decW, self.decb, self.loss_kind,
-                      K.OPT_ADAM if self.adam else K.OPT_SGD)
+                      self.drop_scale, self.dropped, self.bounds, self.decW, self.decb,
+                      self.loss_kind, K.OPT_ADAM if self.adam else K.OPT_SGD)
         self._lr = None
         self.ctl[K.STOP] = 0
         self.ctl[K.READY] = 0
@@ -287,7 +299,8 @@ class ParallelStep:
                 self.decW[i], self.decb[i] = opt.decay_factor(nw, lr), opt.decay_factor(nb, lr)
         total, correct = K.main_step(X.ctypes.data, n, y if ce else self._no_labels,
                                      self._no_targets if ce else y, scalars, src_addr,
-                                     src_rows, index, self.T, *self._args)
+                                     src_rows, index, self.share, self.sizes, self.T,
+                                     *self._args)
         if not math.isfinite(total):
             opt.iterations -= 1  # nothing was updated: the step did not happen
         out = self.ops[-1].Z[:n]
