@@ -114,7 +114,7 @@ def test_a_helper_that_fails_to_start_raises_instead_of_hanging(monkeypatch):
 
 
 def test_one_compiled_step_serves_every_depth():
-    """The workers take typed lists of arrays: a deeper network does not compile again
+    """The workers take a table of the arrays' addresses: a deeper network does not compile again
     (a compile of the shared step takes ~10 s)."""
     _train(2, epochs=1, build=lambda: ffnn.mlp([12, 16, 3], seed=1))
     compiled = len(K.worker_step.signatures)

@@ -715,11 +715,33 @@ def balance(res, share, bounds, sizes, T):  # pragma: no cover - compiled
         bounds[l, T] = fi
 
 
+# the per-layer arrays of the shared step, as addresses: columns of ``tab`` (L, TAB_COLUMNS)
+TZ, TD, TU, TDZ, TW, TB, TGW, TGB, TMW, TVW, TMB, TVB = range(12)
+TAB_COLUMNS = 12
+
+
 @numba.njit(**_JIT)
-def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs,
-                gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, bounds,
-                decW, decb, loss_kind, opt_kind):  # pragma: no cover - compiled
+def _mat(tab, l, k, r, c, like):  # pragma: no cover - compiled
+    """The C-contiguous r x c array (``like``'s dtype) at address tab[l, k]."""
+    return numba.carray(_pointer_at(tab[l, k], like), (r, c))
+
+
+@numba.njit(**_JIT)
+def _vec(tab, l, k, c, like):  # pragma: no cover - compiled
+    """The c entries (``like``'s dtype) at address tab[l, k]."""
+    return numba.carray(_pointer_at(tab[l, k], like), c)
+
+
+@numba.njit(**_JIT)
+def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts, alphas,
+                drop_p, drop_scale, dropped, bounds, decW, decb, loss_kind,
+                opt_kind):  # pragma: no cover - compiled
     """Worker t's share of one training step on the batch at address ctl[X_ADDR] (n rows).
+    Layer l's arrays are at the addresses tab[l] (``TZ``: Z_l, ``TD``: dropout's output,
+    ``TU``: its uniforms, ``TDZ``: dZ_l, ``TW``, ``TB``: W_l, b_l, ``TGW``, ``TGB``: their
+    gradients, ``TMW``, ``TVW``, ``TMB``, ``TVB``: the optimiser's state), W_l is
+    sizes[l, 0] x sizes[l, 1], the batch arrays have xbuf's rows: one int64 array instead of
+    twelve typed lists, which cost ~40 us per step to pass from Python.
 
     0. with ctl[SRC_ADDR] set: rows [lo, hi) of the batch gathered into xbuf (``main_step``);
     1. rows [lo, hi): forward, loss and backward down to every dZ_l, counting each dZ_l done;
@@ -728,12 +750,13 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, U
     dZ_{l-1} done (so dZ_l is complete and no one reads W_l any more); the times of 1. and 2.
     go to ``res`` for ``balance``;  3. wait for every worker.  (``parallel`` module docstring.)"""
     n = ctl[N_ROWS]
-    L = len(Ws)
-    ft = Ws[0].dtype.type
+    L = sizes.shape[0]
+    B = xbuf.shape[0]
+    ft = xbuf.dtype.type
     one = ft(1)
-    size = Ws[0].itemsize
+    size = xbuf.itemsize
     x_addr = ctl[X_ADDR]
-    d = Ws[0].shape[0]
+    d = xbuf.shape[1]
     ready = _ready(T)
     start = _now(ctl, t)
     lo, hi = _part(n, t, T)
@@ -746,30 +769,34 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, U
                 xbuf[i, j] = row[j]
     # 1. this worker's rows: forward, loss, and every dZ
     for l in range(L):
-        fi, fo = Ws[l].shape
+        fi, fo = sizes[l, 0], sizes[l, 1]
         if l == 0:
             a = x_addr + lo * d * size
         elif dropped[l - 1]:
-            a = Ds[l - 1].ctypes.data + lo * fi * size
+            a = tab[l - 1, TD] + lo * fi * size
         else:
-            a = Zs[l - 1].ctypes.data + lo * fi * size
-        gemm(blas, False, False, h, fo, fi, one, a, fi, Ws[l].ctypes.data, fo,
-             Zs[l].ctypes.data + lo * fo * size, fo)  # Z = A W
-        bias_act(Zs[l][lo:hi], bs[l], acts[l], alphas[l])  # A = f(Z + b)
+            a = tab[l - 1, TZ] + lo * fi * size
+        gemm(blas, False, False, h, fo, fi, one, a, fi, tab[l, TW], fo,
+             tab[l, TZ] + lo * fo * size, fo)  # Z = A W
+        Z = _mat(tab, l, TZ, B, fo, xbuf)[lo:hi]
+        bias_act(Z, _vec(tab, l, TB, fo, xbuf), acts[l], alphas[l])  # A = f(Z + b)
         if dropped[l]:
-            dropout_forward(Zs[l][lo:hi], Us[l][lo:hi], drop_p[l], drop_scale[l],
-                            Ds[l][lo:hi])
-    Z, dZ = Zs[L - 1][lo:hi], dZs[L - 1][lo:hi]
+            dropout_forward(Z, _mat(tab, l, TU, B, fo, xbuf)[lo:hi], drop_p[l], drop_scale[l],
+                            _mat(tab, l, TD, B, fo, xbuf)[lo:hi])
+    k_out = sizes[L - 1, 1]
+    Z = _mat(tab, L - 1, TZ, B, k_out, xbuf)[lo:hi]
+    dZ = _mat(tab, L - 1, TDZ, B, k_out, xbuf)[lo:hi]
     total, correct = loss_rows(loss_kind, Z, labels[lo:hi], targets[lo:hi], dZ,
                                ft(cf[CF_LOSS_SCALE]))
     res[8 * t], res[8 * t + 1] = total, correct
     _atomic_add(ctl, ready + 8 * (L - 1), 1)  # my rows of dZ_L (and my loss) are written
     for l in range(L - 1, 0, -1):
-        fi, fo = Ws[l].shape
-        gemm(blas, False, True, h, fi, fo, one, dZs[l].ctypes.data + lo * fo * size, fo,
-             Ws[l].ctypes.data, fo, dZs[l - 1].ctypes.data + lo * fi * size, fi)  # dZ W^T
-        dprev = dZs[l - 1][lo:hi]
-        act_mask(dprev, Zs[l - 1][lo:hi], Us[l - 1][lo:hi], drop_p[l - 1], drop_scale[l - 1],
+        fi, fo = sizes[l, 0], sizes[l, 1]
+        gemm(blas, False, True, h, fi, fo, one, tab[l, TDZ] + lo * fo * size, fo,
+             tab[l, TW], fo, tab[l - 1, TDZ] + lo * fi * size, fi)  # dZ W^T
+        dprev = _mat(tab, l - 1, TDZ, B, fi, xbuf)[lo:hi]
+        act_mask(dprev, _mat(tab, l - 1, TZ, B, fi, xbuf)[lo:hi],
+                 _mat(tab, l - 1, TU, B, fi, xbuf)[lo:hi], drop_p[l - 1], drop_scale[l - 1],
                  dropped[l - 1], acts[l - 1], alphas[l - 1], dprev)  # in place
         _atomic_add(ctl, ready + 8 * (l - 1), 1)
     free = _now(ctl, t)
@@ -794,33 +821,37 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, U
             _wait(ctl, ready + 8 * max(l - 1, 0), T)
             c = _now(ctl, t) - c
             busy -= c
-            fi, fo = Ws[l].shape
+            fi, fo = sizes[l, 0], sizes[l, 1]
             r0, r1 = bounds[l, t], bounds[l, t + 1]
             entries += (r1 - r0) * fo
             if l == 0:
                 a = x_addr
             elif dropped[l - 1]:
-                a = np.int64(Ds[l - 1].ctypes.data)
+                a = tab[l - 1, TD]
             else:
-                a = np.int64(Zs[l - 1].ctypes.data)
+                a = tab[l - 1, TZ]
             if r1 > r0:
                 gemm(blas, True, False, r1 - r0, fo, n, one, a + r0 * size, fi,
-                     dZs[l].ctypes.data, fo, gWs[l].ctypes.data + r0 * fo * size, fo)  # A^T dZ
+                     tab[l, TDZ], fo, tab[l, TGW] + r0 * fo * size, fo)  # A^T dZ
             e0, e1 = r0 * fo, r1 * fo
-            W, gW = Ws[l].reshape(-1)[e0:e1], gWs[l].reshape(-1)[e0:e1]
+            W = _vec(tab, l, TW, fi * fo, xbuf)[e0:e1]
+            gW = _vec(tab, l, TGW, fi * fo, xbuf)[e0:e1]
             if wd != 0 or l1 != 0:
                 penalise(W, gW, wd, l1)
             c0, c1 = _part(fo, t, T)
-            db = gbs[l][c0:c1]
-            column_sums_part(dZs[l], n, c0, c1, db)  # db = sum_n dZ
+            db = _vec(tab, l, TGB, fo, xbuf)[c0:c1]
+            column_sums_part(_mat(tab, l, TDZ, B, fo, xbuf), n, c0, c1, db)  # db = sum_n dZ
+            b = _vec(tab, l, TB, fo, xbuf)[c0:c1]
+            mW = _vec(tab, l, TMW, fi * fo, xbuf)[e0:e1]
+            mb = _vec(tab, l, TMB, fo, xbuf)[c0:c1]
             if opt_kind == OPT_ADAM:
-                adam(W, gW, mWs[l].reshape(-1)[e0:e1], vWs[l].reshape(-1)[e0:e1], decW[l],
+                adam(W, gW, mW, _vec(tab, l, TVW, fi * fo, xbuf)[e0:e1], decW[l],
                      ca, cb, cc, cd, ce, below)
-                adam(bs[l][c0:c1], db, mbs[l][c0:c1], vbs[l][c0:c1], decb[l],
+                adam(b, db, mb, _vec(tab, l, TVB, fo, xbuf)[c0:c1], decb[l],
                      ca, cb, cc, cd, ce, below)
             else:
-                sgd(W, gW, mWs[l].reshape(-1)[e0:e1], ca, cb, cc != 0, below)
-                sgd(bs[l][c0:c1], db, mbs[l][c0:c1], ca, cb, cc != 0, below)
+                sgd(W, gW, mW, ca, cb, cc != 0, below)
+                sgd(b, db, mb, ca, cb, cc != 0, below)
         busy += _now(ctl, t) - free
         res[8 * t + RES_PARAM_NS] = busy
         res[8 * t + RES_PARAM_ENTRIES] = entries
@@ -828,10 +859,10 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, U
 
 
 @numba.njit(**_JIT)
-def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index, share, sizes,
-              T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs, gWs,
-              gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, bounds, decW,
-              decb, loss_kind, opt_kind):  # pragma: no cover - compiled
+def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index, share, T,
+              blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts, alphas, drop_p,
+              drop_scale, dropped, bounds, decW, decb, loss_kind,
+              opt_kind):  # pragma: no cover - compiled
     """The main thread's one call per batch: copy the batch's targets, write the step's
     scalars (``CF_*``), post the step to the helpers, run worker 0's share; returns (loss
     sum, number right); first the split of the parameters between the workers (``balance``).
@@ -861,15 +892,14 @@ def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index
     for i in range(len(scalars)):
         cf[i] = scalars[i]
     ready = _ready(T)
-    for l in range(len(Ws)):  # every worker passed the last step's final wait: no one reads
+    for l in range(sizes.shape[0]):  # every worker passed the last step's final wait: none reads
         ctl[ready + 8 * l] = 0
     balance(res, share, bounds, sizes, T)
     ctl[X_ADDR] = x_addr
     ctl[N_ROWS] = n
     post(ctl)
-    worker_step(0, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs,
-                gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, bounds,
-                decW, decb, loss_kind, opt_kind)
+    worker_step(0, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts, alphas,
+                drop_p, drop_scale, dropped, bounds, decW, decb, loss_kind, opt_kind)
     total = 0.0
     correct = 0
     for i in range(T):
@@ -879,9 +909,9 @@ def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index
 
 
 @numba.njit(**_JIT)
-def helper(t, T, seen, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws, bs,
-           gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped, bounds,
-           decW, decb, loss_kind, opt_kind):  # pragma: no cover - compiled
+def helper(t, T, seen, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts,
+           alphas, drop_p, drop_scale, dropped, bounds, decW, decb, loss_kind,
+           opt_kind):  # pragma: no cover - compiled
     """A helper thread: say it runs, then run worker t's share of every posted step until
     told to stop."""
     _atomic_add(ctl, READY, 1)
@@ -890,9 +920,8 @@ def helper(t, T, seen, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, 
         seen += 1
         if ctl[STOP]:
             return
-        worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, Zs, Ds, Us, dZs, Ws,
-                    bs, gWs, gbs, mWs, vWs, mbs, vbs, acts, alphas, drop_p, drop_scale, dropped,
-                    bounds, decW, decb, loss_kind, opt_kind)
+        worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts,
+                    alphas, drop_p, drop_scale, dropped, bounds, decW, decb, loss_kind, opt_kind)
 
 
 @numba.njit(**_JIT)

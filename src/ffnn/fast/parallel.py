@@ -56,6 +56,8 @@ from ..step_api import Rows, StepResult
 from . import kernels as K
 from .fused import DenseOp, blas_limited
 
+_INT64 = np.dtype(np.int64)
+
 # --------------------------------------------------------------------------- BLAS
 #: CBLAS entry points NumPy's BLAS may export: (single, double, 64-bit integers)
 _SYMBOLS = [("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", True),
@@ -159,6 +161,10 @@ class ParallelStep:
         self.labels = np.zeros(batch, np.int64)
         self.rows = np.zeros(batch, np.int64)  # a Rows batch's row indices
         self.xbuf = np.zeros((batch, ops[0].layer.in_features), dt)  # ... and its rows
+        self._xbuf_addr = self.xbuf.ctypes.data
+        self._src: np.ndarray | None = None  # the X of the Rows batches, once checked
+        self._src_addr = 0
+        self._out = ops[-1].Z[:batch]
         self._no_index = self.rows[:0]
         self.targets = np.zeros((batch, K_out), dt)
         self._no_labels = self.labels[:0]  # the targets' argument main_step does not read
@@ -183,6 +189,7 @@ class ParallelStep:
         self.adam = isinstance(optimizer, Adam)
         self._lr: float | None = None
         self._args: tuple | None = None  # what every worker's compiled step takes: running
+        self._keep: list | None = None  # the arrays whose addresses _args holds
 
     def _arrays(self) -> list[list[np.ndarray]]:
         """Parameters, gradients and optimiser state (made if still absent), per layer."""
@@ -211,18 +218,27 @@ class ParallelStep:
     @contextlib.contextmanager
     def running(self):
         """Helpers spin while this is active (one epoch); BLAS keeps to one thread meanwhile."""
-        from numba.typed import List
-
         ops = self.ops
         Zs = [op.Z for op in ops]
         Ds = [op.D if op.D is not None else op.Z for op in ops]  # (unused without dropout)
         Us = [op.U if op.U is not None else op.Z for op in ops]
         dZs = [op.dZ for op in ops]
-        lists = [List(col) for col in (Zs, Ds, Us, dZs, *self._arrays())]
+        cols = [Zs, Ds, Us, dZs, *self._arrays()]  # in the order of K.TZ ... K.TVB
+        # the workers take the arrays' addresses (``K.worker_step``): check every shape, and
+        # keep the arrays alive for the epoch (as the lists passed before did)
+        for l, (fi, fo) in enumerate(self.sizes.tolist()):
+            want = [(self.B, fo)] * 4 + [(fi, fo), (fo,)] * 2 + [(fi, fo), (fi, fo), (fo,), (fo,)]
+            for col, shape in zip(cols, want, strict=True):
+                if col[l].shape != shape:
+                    raise ValueError(f"the parallel step expected an array of shape {shape} "
+                                     f"in layer {ops[l].index}, got {col[l].shape}")
+        self._keep = cols
+        tab = np.array([[col[l].ctypes.data for col in cols] for l in range(len(ops))],
+                       np.int64)
         self._args = (self.blas, self.ctl, self.cf, self.res, self.labels, self.targets,
-                      self.rows, self.xbuf, *lists, self.acts, self.alphas, self.drop_p,
-                      self.drop_scale, self.dropped, self.bounds, self.decW, self.decb,
-                      self.loss_kind, K.OPT_ADAM if self.adam else K.OPT_SGD)
+                      self.rows, self.xbuf, tab, self.sizes, self.acts, self.alphas,
+                      self.drop_p, self.drop_scale, self.dropped, self.bounds, self.decW,
+                      self.decb, self.loss_kind, K.OPT_ADAM if self.adam else K.OPT_SGD)
         self._lr = None
         self.ctl[K.STOP] = 0
         self.ctl[K.READY] = 0
@@ -254,7 +270,8 @@ class ParallelStep:
                 K.post(self.ctl)
                 for th in threads:
                     th.join()
-                self._args = None
+                self._args = self._keep = None
+                self._src = None  # (the user's X is not kept alive past the epoch)
 
     def __call__(self, X: np.ndarray | Rows, y: np.ndarray) -> StepResult:
         if self._args is None:  # outside an epoch: start the workers for this batch
@@ -267,13 +284,18 @@ class ParallelStep:
         src_addr, src_rows, index = 0, 0, self._no_index
         if isinstance(X, Rows):  # the workers gather the rows (the kernel checks the indices)
             src, index = X.X, X.index
-            if src.dtype != self.dtype or not src.flags.c_contiguous or \
-                    src.shape[1:] != self.xbuf.shape[1:] or index.dtype != np.int64:
+            if src is not self._src:  # an epoch hands the same X every batch: checked once
+                if src.dtype != self.dtype or not src.flags.c_contiguous:
+                    return self(np.asarray(X), y)
+                self._src, self._src_addr = src, src.ctypes.data
+            if src.shape[1:] != self.xbuf.shape[1:] or index.dtype is not _INT64:
                 return self(np.asarray(X), y)
-            src_addr, src_rows = src.ctypes.data, src.shape[0]
-            X = self.xbuf
-        elif X.dtype != self.dtype or not X.flags.c_contiguous:
-            X = np.ascontiguousarray(X, dtype=self.dtype)
+            src_addr, src_rows = self._src_addr, src.shape[0]
+            x_addr = self._xbuf_addr
+        else:
+            if X.dtype != self.dtype or not X.flags.c_contiguous:
+                X = np.ascontiguousarray(X, dtype=self.dtype)
+            x_addr = X.ctypes.data
         ce = self.loss_kind == K.CE_LABELS
         if ce:
             scale = 1.0 / n
@@ -297,13 +319,12 @@ class ParallelStep:
             self._lr = lr
             for i, (nw, nb) in enumerate(self.names):
                 self.decW[i], self.decb[i] = opt.decay_factor(nw, lr), opt.decay_factor(nb, lr)
-        total, correct = K.main_step(X.ctypes.data, n, y if ce else self._no_labels,
+        total, correct = K.main_step(x_addr, n, y if ce else self._no_labels,
                                      self._no_targets if ce else y, scalars, src_addr,
-                                     src_rows, index, self.share, self.sizes, self.T,
-                                     *self._args)
+                                     src_rows, index, self.share, self.T, *self._args)
         if not math.isfinite(total):
             opt.iterations -= 1  # nothing was updated: the step did not happen
-        out = self.ops[-1].Z[:n]
+        out = self._out if n == self.B else self.ops[-1].Z[:n]
         if ce:
             return StepResult(total / n, out, correct)
         return StepResult(total / out.size, out, correct if self.loss_kind == K.BCE else None)
