@@ -134,59 +134,106 @@ def _res(rows_ns, param_ns, entries):
 def test_balance_gives_the_slower_worker_fewer_rows_on_multiples_of_8():
     sizes = np.array([[784, 512], [20, 10], [12, 3]], np.int64)
     S = float(np.prod(sizes, axis=1).sum())
-    share, bounds = np.full(2, 0.5), np.zeros((3, 3), np.int64)
+    share, bounds, rowcut = np.full(4, 0.5), np.zeros((3, 3), np.int64), np.zeros(3, np.int64)
     # worker 1 updates entries twice as fast; both were free at the same time
     res = _res([1e6, 1e6], [S / 2, S / 4], [S / 2, S / 2])
     shares = []
     for _ in range(30):
-        K.balance(res, share, bounds, sizes, 2)
+        K.balance(res, share, bounds, rowcut, sizes, 128, False, 2)
         shares.append(share[0])
     assert shares[0] < 0.5 and abs(shares[-1] - 1 / 3) < 1e-3  # moves half way, then settles
     assert bounds.tolist() == [[0, 264, 784],  # 784 / 3 = 261.3 -> 264
                                [0, 8, 20],  # 6.7 -> 8 (12 rows left: >= 8)
                                [0, 6, 12]]  # 3 columns: the fixed split
+    assert rowcut.tolist() == [0, 64, 128]  # rows fixed (adapt_rows False)
     # the same speeds but worker 0 free 1 ms later: it gets less
     later = share.copy()
-    K.balance(_res([2e6, 1e6], [S / 3, S / 3], [S / 3, 2 * S / 3]), later, bounds, sizes, 2)
+    K.balance(_res([2e6, 1e6], [S / 3, S / 3], [S / 3, 2 * S / 3]), later, bounds, rowcut,
+              sizes, 128, False, 2)
     assert later[0] < share[0]
     # no timings (a skipped step, or no clock): the shares stay
     kept = share.copy()
-    K.balance(np.zeros(16), kept, bounds, sizes, 2)
+    K.balance(np.zeros(16), kept, bounds, rowcut, sizes, 128, True, 2)
     assert np.array_equal(kept, share)
-    # a cut never leaves a worker fewer than 8 rows (BLAS sums 1 row differently)
+    # a cut never leaves a worker fewer than 8 rows of W (BLAS sums 1 row differently)
     for first in np.linspace(0, 1, 41):
-        K.balance(np.zeros(16), np.array([first, 1 - first]), bounds, sizes, 2)
+        K.balance(np.zeros(16), np.array([first, 1 - first, 0.5, 0.5]), bounds, rowcut, sizes,
+                  128, False, 2)
         parts = np.diff(bounds[:2], axis=1)
         cut = bounds[:2, 1]
         assert ((parts == 0) | (parts >= 8)).all()
         assert ((cut % 8 == 0) | (cut == sizes[:2, 0])).all()
 
 
-def test_the_split_of_the_parameters_changes_no_number():
-    """Whichever rows of W each worker updates (the split follows timings), every parameter
-    comes out the same, bit for bit (cuts on multiples of 8 rows, 8 rows or none each; the
-    one-column output layer, where BLAS's sums do depend on the rows, keeps a fixed split)."""
-    X, y = _data(n=256, d=40)
-    Y = (y == 1).astype(np.float32)[:, None]
-    loss = ffnn.get_loss("bce")
-    nets = []
-    for first in (0.5, 0.1, 0.9):
-        net = ffnn.mlp([40, 64, 100, 1], seed=2)
+def test_balance_follows_the_speed_at_the_rows_only_when_allowed():
+    sizes = np.array([[784, 512], [512, 10]], np.int64)
+    rowcut = np.array([0, 64, 128], np.int64)
+    bounds = np.zeros((2, 3), np.int64)
+    # worker 0 took 2 ms for its 64 rows, worker 1 1 ms: worker 1 is twice as fast
+    res = _res([2e6, 1e6], [1e6, 1e6], [1e5, 1e5])
+    share = np.full(4, 0.5)
+    for _ in range(20):
+        rows = np.diff(rowcut)
+        res[K.RES_ROWS_NS], res[8 + K.RES_ROWS_NS] = rows[0] * 2e6 / 64, rows[1] * 1e6 / 64
+        K.balance(res, share, bounds, rowcut, sizes, 128, True, 2)
+    assert abs(share[2] - 1 / 3) < 1e-2 and rowcut.tolist() == [0, 40, 128]  # 42.7 -> 40
+    fixed = rowcut.copy()
+    K.balance(res, share, bounds, fixed, sizes, 100, False, 2)  # a short batch: fixed cuts
+    assert fixed.tolist() == [0, 48, 100]  # at a multiple of 8 (the loss's 8-row blocks)
+
+
+def _split_runs(sizes, loss_name, Y_of, firsts, d):
+    """Train ``sizes`` three times, each with the workers' shares pushed elsewhere before every
+    step; (net, losses, cuts) per run."""
+    X, y = _data(n=256, d=d)
+    Y = Y_of(y)
+    loss = ffnn.get_loss(loss_name)
+    runs = []
+    for first in firsts:
+        net = ffnn.mlp(sizes, seed=2)
         ops = fused.plan(list(net.layers))
-        step = ParallelStep(net, ops, loss, fused.loss_kind(loss, ops[-1], 2), ffnn.Adam(1e-2),
-                            2, 128, fast.find_blas()[0])
-        cuts = []
+        kind = fused.loss_kind(loss, ops[-1], Y.ndim)
+        step = ParallelStep(net, ops, loss, kind, ffnn.Adam(1e-2), 2, 128, fast.find_blas()[0])
+        cuts, losses = [], []
         with step.running():
             for _ in range(3):
                 for b in range(0, 256, 128):
-                    step.share[:] = first, 1 - first  # balance() mixes it half and half
-                    step(X[b:b + 128], Y[b:b + 128])
-                    cuts.append(step.bounds[:, 1].tolist())
-        nets.append((net, cuts))
-    assert nets[1][1] != nets[2][1]  # the splits did differ
-    for net, _ in nets[1:]:
-        for k, w in nets[0][0].parameters().items():
+                    step.share[:] = first, 1 - first, first, 1 - first  # balance() mixes them
+                    losses.append(step(X[b:b + 128], Y[b:b + 128]).loss)
+                    cuts.append((step.bounds[:, 1].tolist(), step.rowcut.tolist()))
+        runs.append((net, losses, cuts, step.adapt_rows))
+    return runs
+
+
+def _same_numbers(runs):
+    assert runs[1][2] != runs[2][2]  # the splits did differ
+    for net, losses, _, _ in runs[1:]:
+        assert losses == runs[0][1]
+        for k, w in runs[0][0].parameters().items():
             np.testing.assert_array_equal(net.parameters()[k], w, err_msg=k)
+
+
+def test_the_split_of_the_parameters_changes_no_number():
+    """Whichever rows of W each worker updates (the split follows timings), every parameter
+    and every loss comes out the same, bit for bit (cuts on multiples of 8 rows, 8 rows or
+    none each; the one-column output layer, where BLAS's sums do depend on the rows, keeps a
+    fixed split)."""
+    runs = _split_runs([40, 64, 100, 1], "bce", lambda y: (y == 1).astype(np.float32)[:, None],
+                       (0.5, 0.1, 0.9), 40)
+    assert not runs[0][3]  # this network's rows stay fixed (rows_invariant: no)
+    assert all(c[1] == [0, 64, 128] for c in runs[1][2])
+    _same_numbers(runs)
+
+
+def test_the_split_of_the_batch_changes_no_number_where_the_blas_allows_it():
+    """A network whose row products ``rows_invariant`` passes: the batch's rows follow the
+    workers' speeds too, and still every number is the same bit for bit (the loss is summed
+    over 8-row blocks in order, whoever computed them)."""
+    runs = _split_runs([128, 128, 10], "ce", lambda y: y, (0.5, 0.2, 0.8), 128)
+    if not runs[0][3]:
+        pytest.skip("this BLAS sums a product's rows differently when the batch is cut")
+    assert {c[1][1] for c in runs[1][2]} != {c[1][1] for c in runs[2][2]}
+    _same_numbers(runs)
 
 
 def test_default_threads_follow_ffnn_num_threads(monkeypatch):

@@ -667,17 +667,34 @@ RES_ROWS_NS, RES_PARAM_NS, RES_PARAM_ENTRIES = 2, 3, 4
 
 
 @numba.njit(**_JIT)
-def balance(res, share, bounds, sizes, T):  # pragma: no cover - compiled
-    """Worker t's rows [bounds[l, t], bounds[l, t + 1]) of each W_l for the next step, from
-    the last step's timings: worker t was free for the parameters after a_t ns and updated
-    r_t entries per ns; the shares s_t that make a_t + s_t S / r_t equal for all workers (S
-    entries in all) are mixed half and half into ``share`` (timings are noisy).  Boundaries
-    fall on multiples of 8 rows and leave every worker 8 rows or none: BLAS then gives each
-    entry of dW the value it has in one whole product, whoever computes it (a W of fewer than
-    8 columns keeps a fixed split: there BLAS's sums can change with the rows)."""
+def _cut8(x, top, n):  # pragma: no cover - compiled
+    """The cut nearest x among the multiples of 8 up to ``top``, and n."""
+    b = int(x / 8.0 + 0.5) * 8
+    if b > top:
+        b = top if x - top < n - x else n
+    return b
+
+
+@numba.njit(**_JIT)
+def balance(res, share, bounds, rowcut, sizes, n, adapt_rows, T):  # pragma: no cover - compiled
+    """The split of the next step between the workers, from the last step's timings.
+
+    Parameters: worker t takes rows [bounds[l, t], bounds[l, t + 1]) of each W_l.  It was
+    free for them after a_t ns and updated r_t entries per ns; the shares s_t that make
+    a_t + s_t S / r_t equal for all workers (S entries in all) are mixed half and half into
+    ``share[:T]`` (timings are noisy).  Cuts fall on multiples of 8 rows and leave every
+    worker 8 rows or none: BLAS then gives each entry of dW the value it has in one whole
+    product, whoever computes it (a W of fewer than 8 columns keeps a fixed split: there
+    BLAS's sums can change with the rows).
+
+    The batch's n rows: worker t takes rows [rowcut[t], rowcut[t + 1]), cut at multiples of
+    8 (``loss_blocks``).  With ``adapt_rows`` (``parallel.rows_invariant`` found that no such
+    cut changes a product of this network's full batch) the shares ``share[T:]`` follow the
+    workers' speeds at their rows (rows per ns); otherwise the cuts are fixed."""
     ok = True
     for t in range(T):
-        ok = ok and res[8 * t + RES_PARAM_NS] > 0 and res[8 * t + RES_PARAM_ENTRIES] > 0
+        ok = ok and res[8 * t + RES_PARAM_NS] > 0 and res[8 * t + RES_PARAM_ENTRIES] > 0 \
+            and res[8 * t + RES_ROWS_NS] > 0
     if ok and T > 1:
         S = 0.0
         for l in range(sizes.shape[0]):
@@ -697,6 +714,17 @@ def balance(res, share, bounds, sizes, T):  # pragma: no cover - compiled
             total += share[t]
         for t in range(T):
             share[t] /= total
+        if adapt_rows:
+            speed = 0.0
+            for t in range(T):  # rows per ns of the last step
+                speed += (rowcut[t + 1] - rowcut[t]) / res[8 * t + RES_ROWS_NS]
+            total = 0.0
+            for t in range(T):
+                target = max((rowcut[t + 1] - rowcut[t]) / res[8 * t + RES_ROWS_NS] / speed, 0.05)
+                share[T + t] = 0.5 * share[T + t] + 0.5 * target
+                total += share[T + t]
+            for t in range(T):
+                share[T + t] /= total
     for l in range(sizes.shape[0]):
         fi, fo = sizes[l, 0], sizes[l, 1]
         bounds[l, 0] = 0
@@ -707,12 +735,14 @@ def balance(res, share, bounds, sizes, T):  # pragma: no cover - compiled
                 bounds[l, t] = (fi * t) // T
                 continue
             acc += share[t - 1]
-            x = acc * fi
-            b = int(x / 8.0 + 0.5) * 8
-            if b > top:
-                b = top if x - top < fi - x else fi
-            bounds[l, t] = min(max(b, bounds[l, t - 1]), fi)
+            bounds[l, t] = min(max(_cut8(acc * fi, top, fi), bounds[l, t - 1]), fi)
         bounds[l, T] = fi
+    rowcut[0] = 0
+    acc = 0.0
+    for t in range(1, T):
+        acc += share[T + t - 1] if adapt_rows else 1.0 / T
+        rowcut[t] = min(max(_cut8(acc * n, (n // 8) * 8, n), rowcut[t - 1]), n)
+    rowcut[T] = n
 
 
 # the per-layer arrays of the shared step, as addresses: columns of ``tab`` (L, TAB_COLUMNS)
@@ -734,7 +764,7 @@ def _vec(tab, l, k, c, like):  # pragma: no cover - compiled
 
 @numba.njit(**_JIT)
 def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts, alphas,
-                drop_p, drop_scale, dropped, bounds, decW, decb, loss_kind,
+                drop_p, drop_scale, dropped, bounds, rowcut, lossblk, decW, decb, loss_kind,
                 opt_kind):  # pragma: no cover - compiled
     """Worker t's share of one training step on the batch at address ctl[X_ADDR] (n rows).
     Layer l's arrays are at the addresses tab[l] (``TZ``: Z_l, ``TD``: dropout's output,
@@ -743,9 +773,10 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, size
     sizes[l, 0] x sizes[l, 1], the batch arrays have xbuf's rows: one int64 array instead of
     twelve typed lists, which cost ~40 us per step to pass from Python.
 
-    0. with ctl[SRC_ADDR] set: rows [lo, hi) of the batch gathered into xbuf (``main_step``);
-    1. rows [lo, hi): forward, loss and backward down to every dZ_l, counting each dZ_l done;
-    2. rows [bounds[l, t], bounds[l, t + 1]) of every W_l and a share of every b_l, last layer
+    0. with ctl[SRC_ADDR] set: rows [lo, hi) = [rowcut[t], rowcut[t + 1]) of the batch gathered
+    into xbuf (``main_step``);  1. rows [lo, hi): forward, loss (the sums of its 8-row blocks
+    to ``lossblk``) and backward down to every dZ_l, counting each dZ_l done;  2. rows
+    [bounds[l, t], bounds[l, t + 1]) of every W_l and a share of every b_l, last layer
     first: dW, db, penalties and the update, each layer once every worker has counted
     dZ_{l-1} done (so dZ_l is complete and no one reads W_l any more); the times of 1. and 2.
     go to ``res`` for ``balance``;  3. wait for every worker.  (``parallel`` module docstring.)"""
@@ -759,7 +790,7 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, size
     d = xbuf.shape[1]
     ready = _ready(T)
     start = _now(ctl, t)
-    lo, hi = _part(n, t, T)
+    lo, hi = rowcut[t], rowcut[t + 1]
     h = hi - lo
     if ctl[SRC_ADDR] != 0:  # 0. this worker's rows of the batch, gathered: X_b[i] = X[rows[i]]
         src = ctl[SRC_ADDR]
@@ -784,10 +815,17 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, size
             dropout_forward(Z, _mat(tab, l, TU, B, fo, xbuf)[lo:hi], drop_p[l], drop_scale[l],
                             _mat(tab, l, TD, B, fo, xbuf)[lo:hi])
     k_out = sizes[L - 1, 1]
-    Z = _mat(tab, L - 1, TZ, B, k_out, xbuf)[lo:hi]
-    dZ = _mat(tab, L - 1, TDZ, B, k_out, xbuf)[lo:hi]
-    total, correct = loss_rows(loss_kind, Z, labels[lo:hi], targets[lo:hi], dZ,
-                               ft(cf[CF_LOSS_SCALE]))
+    Z = _mat(tab, L - 1, TZ, B, k_out, xbuf)
+    dZ = _mat(tab, L - 1, TDZ, B, k_out, xbuf)
+    total = 0.0
+    correct = 0
+    for i in range(lo, hi, 8):  # (lo is a multiple of 8: ``balance``)
+        j = min(i + 8, hi)
+        s, c = loss_rows(loss_kind, Z[i:j], labels[i:j], targets[i:j], dZ[i:j],
+                         ft(cf[CF_LOSS_SCALE]))
+        lossblk[i // 8] = s
+        total += s
+        correct += c
     res[8 * t], res[8 * t + 1] = total, correct
     _atomic_add(ctl, ready + 8 * (L - 1), 1)  # my rows of dZ_L (and my loss) are written
     for l in range(L - 1, 0, -1):
@@ -859,10 +897,10 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, size
 
 
 @numba.njit(**_JIT)
-def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index, share, T,
-              blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts, alphas, drop_p,
-              drop_scale, dropped, bounds, decW, decb, loss_kind,
-              opt_kind):  # pragma: no cover - compiled
+def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index, share,
+              adapt_rows, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts,
+              alphas, drop_p, drop_scale, dropped, bounds, rowcut, lossblk, decW, decb,
+              loss_kind, opt_kind):  # pragma: no cover - compiled
     """The main thread's one call per batch: copy the batch's targets, write the step's
     scalars (``CF_*``), post the step to the helpers, run worker 0's share; returns (loss
     sum, number right); first the split of the parameters between the workers (``balance``).
@@ -894,23 +932,25 @@ def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index
     ready = _ready(T)
     for l in range(sizes.shape[0]):  # every worker passed the last step's final wait: none reads
         ctl[ready + 8 * l] = 0
-    balance(res, share, bounds, sizes, T)
+    balance(res, share, bounds, rowcut, sizes, n, adapt_rows and n == xbuf.shape[0], T)
     ctl[X_ADDR] = x_addr
     ctl[N_ROWS] = n
     post(ctl)
     worker_step(0, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts, alphas,
-                drop_p, drop_scale, dropped, bounds, decW, decb, loss_kind, opt_kind)
-    total = 0.0
+                drop_p, drop_scale, dropped, bounds, rowcut, lossblk, decW, decb, loss_kind,
+                opt_kind)
+    total = 0.0  # in the order of the rows, whoever computed them
+    for i in range((n + 7) // 8):
+        total += lossblk[i]
     correct = 0
     for i in range(T):
-        total += res[8 * i]
         correct += int(res[8 * i + 1])
     return total, correct
 
 
 @numba.njit(**_JIT)
 def helper(t, T, seen, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts,
-           alphas, drop_p, drop_scale, dropped, bounds, decW, decb, loss_kind,
+           alphas, drop_p, drop_scale, dropped, bounds, rowcut, lossblk, decW, decb, loss_kind,
            opt_kind):  # pragma: no cover - compiled
     """A helper thread: say it runs, then run worker t's share of every posted step until
     told to stop."""
@@ -921,7 +961,8 @@ def helper(t, T, seen, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, siz
         if ctl[STOP]:
             return
         worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts,
-                    alphas, drop_p, drop_scale, dropped, bounds, decW, decb, loss_kind, opt_kind)
+                    alphas, drop_p, drop_scale, dropped, bounds, rowcut, lossblk, decW, decb,
+                    loss_kind, opt_kind)
 
 
 @numba.njit(**_JIT)

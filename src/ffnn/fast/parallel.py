@@ -127,6 +127,46 @@ def blas_threads(library: str) -> int:
                default=1)
 
 
+def rows_invariant(sizes: tuple[tuple[int, int], ...], batch: int, blas: np.ndarray,
+                   dtype: np.dtype) -> bool:
+    """Whether this BLAS gives every product of the rows phase (Z = A W, dA = dZ W^T) of a full
+    batch the same numbers when the batch is cut in two at any multiple of 8 rows as in one
+    piece: then the two workers' rows may follow their speeds (``K.balance``) without any
+    number depending on the split.  BLAS's kernels sum in an order that depends on the shapes
+    (small products take other code paths), never on the values, so one check on random
+    numbers per shape answers it; checked once per process (about 0.05 s for MNIST's network).
+    """
+    return _rows_invariant(sizes, batch, int(blas[0]), int(blas[1]), np.dtype(dtype).str)
+
+
+@functools.cache
+def _rows_invariant(sizes, batch: int, address: int, wide: int, dtype: str) -> bool:
+    blas = np.array([address, wide], np.int64)
+    dt = np.dtype(dtype)
+    rng = np.random.default_rng(0)
+    one = dt.type(1)
+    size = dt.itemsize
+    with blas_limited(1):
+        for l, (fi, fo) in enumerate(sizes):
+            W = rng.standard_normal((fi, fo)).astype(dt)
+            products = [(rng.standard_normal((batch, fi)).astype(dt), False, fi, fo)]  # A W
+            if l:
+                products.append((rng.standard_normal((batch, fo)).astype(dt), True, fo, fi))
+            for A, tb, k, m_out in products:  # rows of A times W (tb: times W^T)
+                whole = np.empty((batch, m_out), dt)
+                K.gemm(blas, False, tb, batch, m_out, k, one, A.ctypes.data, k, W.ctypes.data,
+                       fo, whole.ctypes.data, m_out)
+                part = np.empty_like(whole)
+                for c in range(8, batch - 7, 8):
+                    for r0, r1 in ((0, c), (c, batch)):
+                        K.gemm(blas, False, tb, r1 - r0, m_out, k, one,
+                               A.ctypes.data + r0 * k * size, k, W.ctypes.data, fo,
+                               part.ctypes.data + r0 * m_out * size, m_out)
+                    if not np.array_equal(part, whole):
+                        return False
+    return True
+
+
 def default_threads() -> int:
     """Workers wanted when the optimiser says nothing: ``FFNN_NUM_THREADS`` or the number of
     cores (at most 4: beyond, a batch of 128 rows is cut too thin)."""
@@ -174,8 +214,13 @@ class ParallelStep:
         self.ctl = np.zeros(K.ROUNDS + 8 * workers + 8 * L, np.int64)
         self.sizes = np.array([(op.layer.in_features, op.layer.out_features) for op in ops],
                               np.int64)
-        self.share = np.full(workers, 1.0 / workers)  # of the parameter rows (``K.balance``)
+        # ``K.balance``: the shares of the parameter rows, then of the batch's rows
+        self.share = np.full(2 * workers, 1.0 / workers)
         self.bounds = np.zeros((L, workers + 1), np.int64)
+        self.rowcut = np.zeros(workers + 1, np.int64)
+        self.lossblk = np.zeros((batch + 7) // 8)  # the loss sum of each 8 rows of the batch
+        self.adapt_rows = workers == 2 and rows_invariant(
+            tuple(map(tuple, self.sizes.tolist())), batch, self.blas, self.dtype)
         self.cf = np.zeros(16)
         self.res = np.zeros(8 * workers)  # worker t: [8 t] loss sum, [8 t + 1] right answers
         self.acts = np.array([op.act for op in ops], np.int64)
@@ -237,8 +282,9 @@ class ParallelStep:
                        np.int64)
         self._args = (self.blas, self.ctl, self.cf, self.res, self.labels, self.targets,
                       self.rows, self.xbuf, tab, self.sizes, self.acts, self.alphas,
-                      self.drop_p, self.drop_scale, self.dropped, self.bounds, self.decW,
-                      self.decb, self.loss_kind, K.OPT_ADAM if self.adam else K.OPT_SGD)
+                      self.drop_p, self.drop_scale, self.dropped, self.bounds, self.rowcut,
+                      self.lossblk, self.decW, self.decb, self.loss_kind,
+                      K.OPT_ADAM if self.adam else K.OPT_SGD)
         self._lr = None
         self.ctl[K.STOP] = 0
         self.ctl[K.READY] = 0
@@ -321,7 +367,8 @@ class ParallelStep:
                 self.decW[i], self.decb[i] = opt.decay_factor(nw, lr), opt.decay_factor(nb, lr)
         total, correct = K.main_step(x_addr, n, y if ce else self._no_labels,
                                      self._no_targets if ce else y, scalars, src_addr,
-                                     src_rows, index, self.share, self.T, *self._args)
+                                     src_rows, index, self.share, self.adapt_rows, self.T,
+                                     *self._args)
         if not math.isfinite(total):
             opt.iterations -= 1  # nothing was updated: the step did not happen
         out = self._out if n == self.B else self.ops[-1].Z[:n]
