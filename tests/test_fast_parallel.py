@@ -141,7 +141,7 @@ def test_balance_gives_the_slower_worker_fewer_rows_on_multiples_of_8():
     for _ in range(30):
         K.balance(res, share, bounds, rowcut, sizes, 128, False, 2)
         shares.append(share[0])
-    assert shares[0] < 0.5 and abs(shares[-1] - 1 / 3) < 1e-3  # moves half way, then settles
+    assert shares[0] < 0.5 and abs(shares[-1] - 1 / 3) < 1e-3  # moves part of the way, then settles
     assert bounds.tolist() == [[0, 264, 784],  # 784 / 3 = 261.3 -> 264
                                [0, 8, 20],  # 6.7 -> 8 (12 rows left: >= 8)
                                [0, 6, 12]]  # 3 columns: the fixed split
@@ -198,7 +198,7 @@ def _split_runs(sizes, loss_name, Y_of, firsts, d):
         with step.running():
             for _ in range(3):
                 for b in range(0, 256, 128):
-                    step.share[:] = first, 1 - first, first, 1 - first  # balance() mixes them
+                    step.share[:] = first, 1 - first, first, 1 - first  # (balance() moves them)
                     losses.append(step(X[b:b + 128], Y[b:b + 128]).loss)
                     cuts.append((step.bounds[:, 1].tolist(), step.rowcut.tolist()))
         runs.append((net, losses, cuts, step.adapt_rows))
