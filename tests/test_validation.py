@@ -247,14 +247,17 @@ def test_the_cli_names_the_column_and_warns_once(tmp_path, capsys):
                  "--out", str(tmp_path / "f64")]) == 0
 
 
-def test_value_range_is_max_and_min_in_blocks(monkeypatch):
+@pytest.mark.parametrize("threads_from", [1 << 40, 0])
+def test_value_range_is_max_and_min_in_blocks(monkeypatch, threads_from):
     """The one-pass range equals NumPy's max and min, NaN and infinities included, whatever
-    the block boundaries (small blocks force many)."""
+    the block boundaries (small blocks force many) and however many threads read it."""
     from ffnn import _checks
 
     monkeypatch.setattr(_checks, "RANGE_BLOCK", 64)
+    monkeypatch.setattr(_checks, "RANGE_THREADS_FROM", threads_from)
+    monkeypatch.setattr(_checks.os, "cpu_count", lambda: 3)
     rng = np.random.default_rng(3)
-    for shape in [(1, 1), (7, 3), (100, 5), (33,), (2, 3, 4)]:
+    for shape in [(1, 1), (7, 3), (100, 5), (33,), (2, 3, 4), (2, 40)]:
         a = rng.standard_normal(shape).astype(np.float32)
         assert _checks.value_range(a) == (float(a.max()), float(a.min()))
         for bad in (np.nan, np.inf, -np.inf):

@@ -7,6 +7,8 @@ Inner math stays clean; these checks run where data enters (``Sequential.forward
 from __future__ import annotations
 
 import numbers
+import os
+import threading
 
 import numpy as np
 
@@ -29,6 +31,9 @@ class DataScaleWarning(UserWarning):
 
 #: bytes of a row block that ``value_range`` reduces while it is in the cache
 RANGE_BLOCK = 1 << 20
+#: from this size on, ``value_range`` reads the array with several threads (one core reads
+#: memory at ~8 GB/s here: MNIST's 188 MB took ~23 ms on one thread, ~12 ms on two)
+RANGE_THREADS_FROM = 32 << 20
 
 
 def value_range(arr: np.ndarray) -> tuple[float, float]:
@@ -36,12 +41,34 @@ def value_range(arr: np.ndarray) -> tuple[float, float]:
 
     A block of rows at a time, both reductions while the block is in the cache: on MNIST's
     60000 x 784 float32 this takes a third of a sum, a max and a min over the whole array.
+    A large array is cut into as many row ranges as there are cores (at most 4), each read by
+    its own thread (NumPy's reductions let the other threads run).
     """
     if arr.size == 0:
         return -np.inf, np.inf
     if arr.ndim == 0 or arr.nbytes <= RANGE_BLOCK:  # (in the cache already: two reductions)
         with np.errstate(invalid="ignore"):
             return float(arr.max()), float(arr.min())
+    n = arr.shape[0]
+    parts = min(os.cpu_count() or 1, 4, n) if arr.nbytes >= RANGE_THREADS_FROM else 1
+    ranges = [(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
+    found: list = [None] * parts
+
+    def scan(i: int) -> None:
+        lo, hi = ranges[i]
+        found[i] = _blocked_range(arr[lo:hi])
+
+    threads = [threading.Thread(target=scan, args=(i,)) for i in range(1, parts)]
+    for th in threads:
+        th.start()
+    scan(0)
+    for th in threads:
+        th.join()
+    with np.errstate(invalid="ignore"):
+        return float(np.max([f[0] for f in found])), float(np.min([f[1] for f in found]))
+
+
+def _blocked_range(arr: np.ndarray) -> tuple:
     rows = max(1, RANGE_BLOCK // max(arr[0].nbytes, 1)) if arr.ndim >= 2 else arr.shape[0]
     his, los = [], []
     with np.errstate(invalid="ignore"):
@@ -49,7 +76,7 @@ def value_range(arr: np.ndarray) -> tuple[float, float]:
             block = arr[start:start + rows]
             his.append(block.max())
             los.append(block.min())
-        return float(np.max(his)), float(np.min(los))
+        return np.max(his), np.min(los)
 
 
 def column_names(X) -> list[str] | None:
