@@ -681,21 +681,23 @@ def _cut8(x, top, n):  # pragma: no cover - compiled
 
 
 @numba.njit(**_JIT)
-def balance(res, share, bounds, rowcut, sizes, n, adapt_rows, T):  # pragma: no cover - compiled
+def balance(res, share, bounds, rowcut, sizes, n, adapt_rows, adapt_params,
+            T):  # pragma: no cover - compiled
     """The split of the next step between the workers, from the last step's timings.
 
     Parameters: worker t takes rows [bounds[l, t], bounds[l, t + 1]) of each W_l.  It was
     free for them after a_t ns and updated r_t entries per ns; the shares s_t that make
     a_t + s_t S / r_t equal for all workers (S entries in all) enter ``share[:T]`` with the
-    weight ``BALANCE_GAIN``.  Cuts fall on multiples of 8 rows and leave every
-    worker 8 rows or none: BLAS then gives each entry of dW the value it has in one whole
-    product, whoever computes it (a W of fewer than 8 columns keeps a fixed split: there
-    BLAS's sums can change with the rows).
+    weight ``BALANCE_GAIN``.  With ``adapt_params`` (``parallel.split_invariant``: this
+    BLAS gives each entry of dW the value it has in one whole product, whoever computes it,
+    when W's rows are cut at multiples of 8 with 8 rows or none on each side) the cuts
+    follow these shares so; otherwise, and for a W of fewer than 8 columns, they are fixed.
 
     The batch's n rows: worker t takes rows [rowcut[t], rowcut[t + 1]), cut at multiples of
-    8 (``loss_blocks``).  With ``adapt_rows`` (``parallel.rows_invariant`` found that no such
-    cut changes a product of this network's full batch) the shares ``share[T:]`` follow the
-    workers' speeds at their rows (rows per ns); otherwise the cuts are fixed."""
+    8 (the loss is summed per 8-row block).  With ``adapt_rows`` (``split_invariant``: no
+    such cut changes a product of the rows phase of this network's full batch) the shares
+    ``share[T:]`` follow the workers' speeds at their rows (rows per ns); otherwise the cuts
+    are fixed."""
     ok = True
     for t in range(T):
         ok = ok and res[8 * t + RES_PARAM_NS] > 0 and res[8 * t + RES_PARAM_ENTRIES] > 0 \
@@ -736,7 +738,7 @@ def balance(res, share, bounds, rowcut, sizes, n, adapt_rows, T):  # pragma: no 
         top = max(((fi - 8) // 8) * 8, 0)  # the last cut leaves 8 rows or none
         acc = 0.0
         for t in range(1, T):
-            if fo < 8:  # a W of few columns: BLAS's sums change with the rows; split fixed
+            if fo < 8 or not adapt_params:  # fixed (a W of few columns: BLAS's sums change)
                 bounds[l, t] = (fi * t) // T
                 continue
             acc += share[t - 1]
@@ -903,7 +905,7 @@ def worker_step(t, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, size
 
 @numba.njit(**_JIT)
 def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index, share,
-              adapt_rows, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts,
+              adapt, T, blas, ctl, cf, res, labels, targets, rows, xbuf, tab, sizes, acts,
               alphas, drop_p, drop_scale, dropped, bounds, rowcut, lossblk, decW, decb,
               loss_kind, opt_kind):  # pragma: no cover - compiled
     """The main thread's one call per batch: copy the batch's targets, write the step's
@@ -937,7 +939,9 @@ def main_step(x_addr, n, y_labels, y_targets, scalars, src_addr, src_rows, index
     ready = _ready(T)
     for l in range(sizes.shape[0]):  # every worker passed the last step's final wait: none reads
         ctl[ready + 8 * l] = 0
-    balance(res, share, bounds, rowcut, sizes, n, adapt_rows and n == xbuf.shape[0], T)
+    full = n == xbuf.shape[0]  # (the checks of ``split_invariant`` were of a full batch)
+    balance(res, share, bounds, rowcut, sizes, n, adapt[0] != 0 and full,
+            adapt[1] != 0 and full, T)
     ctl[X_ADDR] = x_addr
     ctl[N_ROWS] = n
     post(ctl)

@@ -14,7 +14,7 @@ GIL) split the work of each batch:
    dZ_L = dL/dZ_L,  dZ_{l-1} = ((dZ_l W_l^T) * M_{l-1}) * f'(Z_{l-1}).  The cuts fall on
    multiples of 8 rows, and the loss is summed per 8-row block, the blocks in row order.
    Where this BLAS gives the network's row products of a full batch the same numbers
-   wherever the batch is cut so (``rows_invariant``, checked once per process: true for
+   wherever the batch is cut so (``split_invariant``, checked once per process: true for
    MNIST's 784-512-256-128-10 on OpenBLAS, not for every shape), the cuts follow the
    workers' speed at their rows, as the parameters' do (below); otherwise they are fixed;
 2. parameters: worker t takes rows [r0, r1) of every W_l (and a share of every b_l):
@@ -31,7 +31,8 @@ GIL) split the work of each batch:
    its numbers: the boundaries fall on multiples of 8 rows and leave each worker 8 rows or
    none (BLAS then gives each entry of dW the value it has in one whole product; tests
    check that the parameters come out bit for bit the same under different splits), the
-   rest is entry by entry;
+   rest is entry by entry (where this BLAS does not give dW the same numbers so, which
+   ``split_invariant`` checks, the cuts of W stay fixed);
 3. wait for all workers (the next batch reads every updated W).
 
 Every product is one BLAS call on one thread (BLAS's own threads are held at 1 meanwhile);
@@ -135,44 +136,57 @@ def blas_threads(library: str) -> int:
                default=1)
 
 
-def rows_invariant(sizes: tuple[tuple[int, int], ...], batch: int, blas: np.ndarray,
-                   dtype: np.dtype) -> bool:
-    """Whether this BLAS gives every product of the rows phase (Z = A W, dA = dZ W^T) of a full
-    batch the same numbers when the batch is cut in two at any multiple of 8 rows as in one
-    piece: then the two workers' rows may follow their speeds (``K.balance``) without any
-    number depending on the split.  BLAS's kernels sum in an order that depends on the shapes
-    (small products take other code paths), never on the values, so one check on random
-    numbers per shape answers it; checked once per process (about 0.05 s for MNIST's network).
-    """
-    return _rows_invariant(sizes, batch, int(blas[0]), int(blas[1]), np.dtype(dtype).str)
+def split_invariant(sizes: tuple[tuple[int, int], ...], batch: int, blas: np.ndarray,
+                    dtype: np.dtype) -> tuple[bool, bool]:
+    """(rows, parameters): whether this BLAS gives every product of a full batch the same
+    numbers when it is cut at a multiple of 8 rows as in one piece, for the rows phase
+    (Z = A W and dA = dZ W^T, the batch cut in two) and for the update phase (dW = A^T dZ,
+    W's rows cut in two, 8 or more on each side; W of 8 or more columns).  Where it does, the
+    workers' shares may follow their speeds (``K.balance``) without any number depending on
+    the split; elsewhere the cuts stay fixed.  BLAS's kernels sum in an order that depends on
+    the shapes (small products take other code paths), never on the values, so one check on
+    random numbers per shape answers it; checked once per process (about 0.1 s for MNIST's
+    network; OpenBLAS: (True, True) there)."""
+    return _split_invariant(sizes, batch, int(blas[0]), int(blas[1]), np.dtype(dtype).str)
 
 
 @functools.cache
-def _rows_invariant(sizes, batch: int, address: int, wide: int, dtype: str) -> bool:
+def _split_invariant(sizes, batch: int, address: int, wide: int,
+                     dtype: str) -> tuple[bool, bool]:
     blas = np.array([address, wide], np.int64)
     dt = np.dtype(dtype)
     rng = np.random.default_rng(0)
-    one = dt.type(1)
-    size = dt.itemsize
+
+    def same(ta: bool, tb: bool, m: int, n: int, k: int, A, lda: int, B, ldb: int,
+             cuts) -> bool:
+        """C = op(A) op(B) (m x n) whole, then its rows [0, c) and [c, m) apart, each c."""
+        one, size = dt.type(1), dt.itemsize
+        step = size if ta else k * size  # bytes from one row of op(A) to the next
+        whole, part = np.empty((m, n), dt), np.empty((m, n), dt)
+        K.gemm(blas, ta, tb, m, n, k, one, A.ctypes.data, lda, B.ctypes.data, ldb,
+               whole.ctypes.data, n)
+        for c in cuts:
+            for r0, r1 in ((0, c), (c, m)):
+                K.gemm(blas, ta, tb, r1 - r0, n, k, one, A.ctypes.data + r0 * step, lda,
+                       B.ctypes.data, ldb, part.ctypes.data + r0 * n * size, n)
+            if not np.array_equal(part, whole):
+                return False
+        return True
+
+    rows = params = True
     with blas_limited(1):
         for l, (fi, fo) in enumerate(sizes):
             W = rng.standard_normal((fi, fo)).astype(dt)
-            products = [(rng.standard_normal((batch, fi)).astype(dt), False, fi, fo)]  # A W
+            A = rng.standard_normal((batch, fi)).astype(dt)
+            dZ = rng.standard_normal((batch, fo)).astype(dt)
+            cuts = range(8, batch - 7, 8)
+            rows = rows and same(False, False, batch, fo, fi, A, fi, W, fo, cuts)  # A W
             if l:
-                products.append((rng.standard_normal((batch, fo)).astype(dt), True, fo, fi))
-            for A, tb, k, m_out in products:  # rows of A times W (tb: times W^T)
-                whole = np.empty((batch, m_out), dt)
-                K.gemm(blas, False, tb, batch, m_out, k, one, A.ctypes.data, k, W.ctypes.data,
-                       fo, whole.ctypes.data, m_out)
-                part = np.empty_like(whole)
-                for c in range(8, batch - 7, 8):
-                    for r0, r1 in ((0, c), (c, batch)):
-                        K.gemm(blas, False, tb, r1 - r0, m_out, k, one,
-                               A.ctypes.data + r0 * k * size, k, W.ctypes.data, fo,
-                               part.ctypes.data + r0 * m_out * size, m_out)
-                    if not np.array_equal(part, whole):
-                        return False
-    return True
+                rows = rows and same(False, True, batch, fi, fo, dZ, fo, W, fo, cuts)  # dZ W^T
+            if fo >= 8:  # (narrower W: fixed cuts anyway)
+                params = params and same(True, False, fi, fo, batch, A, fi, dZ, fo,
+                                         range(8, fi - 7, 8))  # A^T dZ
+    return rows, params
 
 
 def default_threads() -> int:
@@ -227,8 +241,9 @@ class ParallelStep:
         self.bounds = np.zeros((L, workers + 1), np.int64)
         self.rowcut = np.zeros(workers + 1, np.int64)
         self.lossblk = np.zeros((batch + 7) // 8)  # the loss sum of each 8 rows of the batch
-        self.adapt_rows = workers == 2 and rows_invariant(
-            tuple(map(tuple, self.sizes.tolist())), batch, self.blas, self.dtype)
+        rows_ok, params_ok = split_invariant(tuple(map(tuple, self.sizes.tolist())), batch,
+                                             self.blas, self.dtype) if workers > 1 else (0, 0)
+        self.adapt = np.array([rows_ok and workers == 2, params_ok], np.int64)  # (rows, W)
         self.cf = np.zeros(16)
         self.res = np.zeros(8 * workers)  # worker t: [8 t] loss sum, [8 t + 1] right answers
         self.acts = np.array([op.act for op in ops], np.int64)
@@ -375,7 +390,7 @@ class ParallelStep:
                 self.decW[i], self.decb[i] = opt.decay_factor(nw, lr), opt.decay_factor(nb, lr)
         total, correct = K.main_step(x_addr, n, y if ce else self._no_labels,
                                      self._no_targets if ce else y, scalars, src_addr,
-                                     src_rows, index, self.share, self.adapt_rows, self.T,
+                                     src_rows, index, self.share, self.adapt, self.T,
                                      *self._args)
         if not math.isfinite(total):
             opt.iterations -= 1  # nothing was updated: the step did not happen
