@@ -386,11 +386,11 @@ def train_run(cfg, run: Path, *, verbose: int = 1, overwrite: bool = False, data
                       plots=plots, checkpoint=checkpoint)
 
 
-#: the files a run writes (removed first by --overwrite)
 #: ``ffnn train`` writes checkpoint.npz after an epoch at most this often (and at the end, and
 #: on Ctrl-C): with fsync'd writes after every epoch, 2000 short epochs took 58 s instead of 1.5
 CHECKPOINT_SECONDS = 2.0
 
+#: the files a run writes (removed first by --overwrite)
 RUN_OUTPUTS = ("model.npz", "checkpoint.npz", "history.csv", "metrics.json", "manifest.json",
                "curves.png", "confusion_matrix.png", "decision_boundary.png",
                "regression_fit.png")

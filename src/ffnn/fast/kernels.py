@@ -355,18 +355,13 @@ def _derivative_in_place(dZ, A, kind, alpha):  # pragma: no cover - compiled
 @numba.njit(**_JIT)
 def column_sums(dZ, db):  # pragma: no cover - compiled
     """db = sum over the batch (rows) of dZ, row after row as NumPy's sum(axis=0) adds them."""
-    n, k = dZ.shape
-    for j in range(k):
-        db[j] = dZ.dtype.type(0)
-    for i in range(n):
-        for j in range(k):
-            db[j] = db[j] + dZ[i, j]
+    column_sums_part(dZ, dZ.shape[0], 0, dZ.shape[1], db)
 
 
 @numba.njit(**_JIT)
 def column_sums_part(dZ, n, c0, c1, db):  # pragma: no cover - compiled
-    """db = sum over rows [0, n) of dZ[:, c0:c1], row after row as ``column_sums`` adds
-    them; dZ whole (contiguous), so that the loop vectorises (a column slice would not)."""
+    """db = sum over rows [0, n) of dZ[:, c0:c1], row after row (as NumPy's sum(axis=0));
+    dZ whole (contiguous), so that the loop vectorises (a column slice would not)."""
     for j in range(c1 - c0):
         db[j] = dZ.dtype.type(0)
     for i in range(n):
@@ -752,9 +747,8 @@ def balance(res, share, bounds, rowcut, sizes, n, adapt_rows, adapt_params,
     rowcut[T] = n
 
 
-# the per-layer arrays of the shared step, as addresses: columns of ``tab`` (L, TAB_COLUMNS)
+# the per-layer arrays of the shared step, as addresses: the columns of ``tab`` (L, 12)
 TZ, TD, TU, TDZ, TW, TB, TGW, TGB, TMW, TVW, TMB, TVB = range(12)
-TAB_COLUMNS = 12
 
 
 @numba.njit(**_JIT)
